@@ -1,0 +1,152 @@
+"""Command line: parse, call one function, map errors to exit statuses. Nothing else lives here."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import NoReturn
+
+from egressguard import __version__
+from egressguard.errors import EgressguardError, UsageError
+from egressguard.exitcodes import ExitStatus
+from egressguard.policy.interface import HostVerdict
+from egressguard.policy.loader import Policy, find_policy_file, load_policy
+from egressguard.report.console import ConsoleReporter
+from egressguard.report.interface import Report
+from egressguard.report.json_report import JsonReporter
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message, f"see `{self.prog} --help`")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="egressguard",
+        description="Watch what a CI step sends over the network; stop it when it strays.",
+    )
+    parser.add_argument("--version", action="version", version=f"egressguard {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    run = commands.add_parser("run", help="run a command under watch (block mode by default)")
+    run.add_argument("--mode", choices=("block", "audit"), default="block",
+                     help="block: kill the command at the first violation and exit 3; "
+                          "audit: report only and keep the command's exit status")
+    _policy_flags(run)
+    run.add_argument("--report", type=Path, metavar="FILE", help="write the JSON report here")
+    run.add_argument("--save-capture", type=Path, metavar="FILE",
+                     help="also record the traffic as a pcap file (replay with `analyze`)")
+    run.add_argument("--linger", type=float, default=5.0, metavar="SECONDS",
+                     help="audit mode: how long to keep watching processes the command left "
+                          "running (default 5)")
+    run.add_argument("--quiet", action="store_true", help="no summary on stderr")
+    run.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- COMMAND ...")
+
+    analyze = commands.add_parser("analyze", help="judge a recorded pcap or pcapng capture")
+    _policy_flags(analyze)
+    analyze.add_argument("--resolver", action="append", default=[], metavar="IP",
+                         help="the capture's system resolver (default: the first one queried)")
+    analyze.add_argument("--report", type=Path, metavar="FILE", help="write the JSON report here")
+    analyze.add_argument("--quiet", action="store_true", help="no summary on stderr")
+    analyze.add_argument("capture", type=Path)
+
+    check = commands.add_parser("check", help="is this host a lookalike of infrastructure?")
+    _policy_flags(check)
+    check.add_argument("--json", action="store_true", help="print a JSON list")
+    check.add_argument("hosts", nargs="+", metavar="HOST")
+    return parser
+
+
+def _policy_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--policy", type=Path, metavar="FILE",
+                        help="policy file (default: .egressguard.yml in the working directory)")
+    parser.add_argument("--allow", action="append", default=[], metavar="PATTERN",
+                        help="also allow this host, *.wildcard or CIDR (repeatable)")
+
+
+def _policy(args: argparse.Namespace, resolvers: tuple[str, ...] = ()) -> Policy:
+    path = args.policy
+    if path is not None and not path.is_file():
+        raise UsageError(f"policy file not found: {path}", "check the --policy path")
+    return load_policy(path or find_policy_file(Path.cwd()), tuple(args.allow), resolvers)
+
+
+def _finish(report: Report, args: argparse.Namespace) -> int:
+    if args.report is not None:
+        try:
+            args.report.write_text(JsonReporter().render(report), encoding="utf-8")
+        except OSError as e:
+            sys.stderr.write(ConsoleReporter().render(report))
+            raise EgressguardError(
+                f"cannot write report {args.report}: {e.strerror}", "choose a writable path"
+            ) from e
+    if not args.quiet:
+        sys.stderr.write(ConsoleReporter().render(report))
+    return report.exit_code
+
+
+def _run(args: argparse.Namespace) -> int:
+    from egressguard.capture.live import LiveSource
+    from egressguard.enforce.procs import SocketOwners
+    from egressguard.pipeline import RunOptions, run
+
+    argv = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
+    if not argv:
+        raise UsageError("no command given", "put it after --: egressguard run -- pip install ...")
+    if args.linger < 0:
+        raise UsageError("--linger must not be negative", "give a number of seconds")
+    options = RunOptions(argv=argv, mode=args.mode, linger_s=args.linger,
+                         save_capture=args.save_capture)
+    report = run(options, _policy(args), LiveSource, SocketOwners)
+    return _finish(report, args)
+
+
+def _analyze(args: argparse.Namespace) -> int:
+    from egressguard.pipeline import analyze
+    from egressguard.policy.judge import ResolverSet
+
+    policy = _policy(args, tuple(args.resolver))
+    report = analyze(args.capture, policy, ResolverSet(set(policy.resolvers)))
+    return _finish(report, args)
+
+
+def _check(args: argparse.Namespace) -> int:
+    from egressguard.policy.hosts import HostPolicy
+
+    hosts = HostPolicy.from_policy(_policy(args))
+    verdicts = []
+    for host in args.hosts:
+        name = host.strip().rstrip(".").lower()
+        if not name or "/" in name or " " in name or ":" in name:
+            raise UsageError(f"not a host name: {host!r}", "give bare names like pypi.org")
+        verdicts.append(hosts.judge(name))
+    if args.json:
+        print(json.dumps([v.as_json() for v in verdicts], indent=2))
+    else:
+        for v in verdicts:
+            print(f"{v.host}: {v.verdict.value} - {v.reason}")
+    flagged = any(v.verdict in (HostVerdict.TYPOSQUAT, HostVerdict.KNOWN_BAD) for v in verdicts)
+    return ExitStatus.FOUND if flagged else ExitStatus.OK
+
+
+_COMMANDS = {"run": _run, "analyze": _analyze, "check": _check}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The one error boundary: user errors become one line on stderr and an exit status."""
+    try:
+        args = _parser().parse_args(argv)
+        return int(_COMMANDS[args.command](args))
+    except EgressguardError as e:
+        sys.stderr.write(f"egressguard: {e.one_line()}\n")
+        return int(e.status)
+    except KeyboardInterrupt:
+        sys.stderr.write("egressguard: interrupted\n")
+        return 130
+
+
+def entry_point() -> None:
+    sys.exit(main())

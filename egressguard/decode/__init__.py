@@ -1,0 +1,1 @@
+"""Decoders: bytes off the wire into frozen packet and application-message values."""

@@ -1,0 +1,68 @@
+"""DNS messages over UDP and TCP, parsed with dnspython into our own frozen values."""
+
+from __future__ import annotations
+
+import dns.exception
+import dns.flags
+import dns.message
+import dns.name
+import dns.rdatatype
+
+from egressguard.decode.interface import DnsAnswer, DnsMessage
+
+_KEPT_TYPES = {dns.rdatatype.A: "A", dns.rdatatype.AAAA: "AAAA", dns.rdatatype.CNAME: "CNAME"}
+
+
+def parse_dns(payload: bytes) -> DnsMessage | None:
+    """One DNS message from a UDP payload, or None when the bytes are not DNS."""
+    if len(payload) < 12:
+        return None
+    try:
+        message = dns.message.from_wire(payload, ignore_trailing=True, one_rr_per_rrset=True)
+    except (dns.exception.DNSException, ValueError, IndexError, UnicodeError):
+        return None
+    if not message.question:
+        return None
+    question = message.question[0]
+    answers = tuple(
+        DnsAnswer(_name(rrset.name), _KEPT_TYPES[rrset.rdtype], _value(rdata))
+        for rrset in message.answer
+        if rrset.rdtype in _KEPT_TYPES
+        for rdata in rrset
+    )
+    return DnsMessage(
+        id=message.id,
+        is_response=bool(message.flags & dns.flags.QR),
+        qname=_name(question.name),
+        qtype=dns.rdatatype.to_text(question.rdtype),
+        rcode=int(message.rcode()),
+        answers=answers,
+    )
+
+
+def parse_dns_tcp(stream: bytes) -> list[DnsMessage]:
+    """Every complete length-prefixed DNS message at the start of a TCP payload (pipelining too)."""
+    messages: list[DnsMessage] = []
+    offset = 0
+    while offset + 2 <= len(stream) and len(messages) < 64:
+        size = int.from_bytes(stream[offset : offset + 2], "big")
+        chunk = stream[offset + 2 : offset + 2 + size]
+        if size == 0 or len(chunk) < size:
+            break
+        message = parse_dns(chunk)
+        if message is None:
+            break
+        messages.append(message)
+        offset += 2 + size
+    return messages
+
+
+def _name(name: dns.name.Name) -> str:
+    return name.to_text(omit_final_dot=True).lower()
+
+
+def _value(rdata: object) -> str:
+    target = getattr(rdata, "target", None)
+    if target is not None:
+        return _name(target)
+    return str(getattr(rdata, "address", rdata))

@@ -1,0 +1,1 @@
+"""Policy: allowlists, lookalike scoring, known-bad lists and thresholds, turned into findings."""

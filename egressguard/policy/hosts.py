@@ -1,0 +1,118 @@
+"""Host policy as a chain of small rules: known-bad, denied, allowed, legitimate, lookalike, unlisted."""
+
+from __future__ import annotations
+
+from egressguard.policy.interface import HostRule, HostVerdict, Verdict
+from egressguard.policy.loader import Policy
+from egressguard.policy.lookalike import LookalikeEngine
+from egressguard.policy.patterns import HostSet, normalise_host
+
+
+class KnownBadRule(HostRule):
+    def __init__(self, entries: tuple[tuple[str, str], ...]) -> None:
+        self._why = {normalise_host(host).removeprefix("*."): why for host, why in entries}
+        self._hosts = HostSet.build((host for host, _ in entries), subtree=True)
+
+    def evaluate(self, host: str) -> Verdict | None:
+        pattern = self._hosts.match(host)
+        if pattern is None:
+            return None
+        why = self._why.get(pattern.removeprefix("*."), "listed as known-bad")
+        return Verdict(host, HostVerdict.KNOWN_BAD, f"known-bad host ({pattern}): {why}")
+
+
+class DenyRule(HostRule):
+    def __init__(self, patterns: tuple[str, ...], source: str) -> None:
+        self._hosts = HostSet.build(patterns, subtree=False)
+        self._source = source
+
+    def evaluate(self, host: str) -> Verdict | None:
+        pattern = self._hosts.match(host)
+        if pattern is None:
+            return None
+        return Verdict(host, HostVerdict.UNLISTED, f"denied by {pattern} in {self._source}")
+
+
+class AllowRule(HostRule):
+    def __init__(self, patterns: tuple[str, ...], source: str) -> None:
+        self._hosts = HostSet.build(patterns)
+        self._source = source
+
+    def evaluate(self, host: str) -> Verdict | None:
+        pattern = self._hosts.match(host)
+        if pattern is None:
+            return None
+        return Verdict(host, HostVerdict.ALLOWED, f"allowed by {pattern} ({self._source})")
+
+
+class LegitimateRule(HostRule):
+    """Reviewed legitimate neighbours of protected names: never lookalikes, still not allowed."""
+
+    def __init__(self, hosts: tuple[str, ...]) -> None:
+        self._hosts = HostSet.build(hosts)
+
+    def evaluate(self, host: str) -> Verdict | None:
+        if self._hosts.match(host) is None:
+            return None
+        return Verdict(
+            host, HostVerdict.UNLISTED,
+            "a known legitimate host, but not on the allowlist: add it to `allow` if the step needs it",
+        )
+
+
+class LookalikeRule(HostRule):
+    def __init__(self, engine: LookalikeEngine) -> None:
+        self._engine = engine
+
+    def evaluate(self, host: str) -> Verdict | None:
+        found = self._engine.match(host)
+        if found is None:
+            return None
+        return Verdict(
+            host, HostVerdict.TYPOSQUAT,
+            f"imitates {found.similar_to} ({found.technique}: {found.detail})",
+            similar_to=found.similar_to, technique=found.technique, score=found.score,
+        )
+
+
+class UnlistedRule(HostRule):
+    def evaluate(self, host: str) -> Verdict | None:
+        return Verdict(host, HostVerdict.UNLISTED, "not on the allowlist")
+
+
+class HostPolicy:
+    """Runs the rule chain once per name; the verdict is cached, so the live path pays once."""
+
+    def __init__(self, rules: list[HostRule]) -> None:
+        self._rules = rules
+        self._cache: dict[str, Verdict] = {}
+
+    @classmethod
+    def from_policy(cls, policy: Policy) -> HostPolicy:
+        engine = LookalikeEngine(
+            protected=[*policy.protected, *policy.allow], brands=policy.brands, owned=policy.owned
+        )
+        return cls([
+            KnownBadRule(policy.known_bad),
+            DenyRule(policy.deny, policy.source),
+            AllowRule(policy.allow, policy.source),
+            LegitimateRule(policy.legitimate),
+            LookalikeRule(engine),
+            UnlistedRule(),
+        ])
+
+    def judge(self, host: str) -> Verdict:
+        name = normalise_host(host)
+        cached = self._cache.get(name)
+        if cached is not None:
+            return cached
+        for rule in self._rules:
+            verdict = rule.evaluate(name)
+            if verdict is not None:
+                break
+        else:  # pragma: no cover - UnlistedRule always answers
+            raise AssertionError("host rule chain ended without a verdict")
+        if len(self._cache) > 200_000:
+            self._cache.clear()
+        self._cache[name] = verdict
+        return verdict

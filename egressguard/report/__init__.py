@@ -1,0 +1,1 @@
+"""Reports: one Report value, rendered by interchangeable reporters (JSON, console)."""
