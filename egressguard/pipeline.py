@@ -143,7 +143,8 @@ class _Abort:
 
     finding: Finding | None = None
     detected_at: float = 0.0
-    killed_at: float = 0.0
+    killed_at: float = 0.0  # SIGKILL sent to every process of the tree
+    gone_at: float = 0.0  # no process of the tree left running
     error: BaseException | None = None
 
 
@@ -175,8 +176,10 @@ def run(
         if not block or abort.finding is not None:
             return
         abort.finding, abort.detected_at = finding, time.time()
-        tree.kill()
+        tree.signal_all()
         abort.killed_at = time.time()
+        tree.kill()
+        abort.gone_at = time.time()
 
     table = FlowTable(
         attributor=attributor_for(os.getpid()) if attributor_for else None, hosts=etc_hosts()
@@ -262,9 +265,9 @@ def _run_report(
     stats = source.stats()
     extra: list[tuple[str, float]] = []
     if abort.finding is not None:
-        extra.append(("detect_to_kill_ms", round((abort.killed_at - abort.detected_at) * 1000, 2)))
-        first_packet = (monitor.judge.origin or 0.0) + abort.finding.time
-        extra.append(("packet_to_kill_ms", round((abort.killed_at - first_packet) * 1000, 2)))
+        packet = (monitor.judge.origin or 0.0) + abort.finding.time
+        extra.append(("packet_to_kill_ms", round((abort.killed_at - packet) * 1000, 2)))
+        extra.append(("packet_to_tree_gone_ms", round((abort.gone_at - packet) * 1000, 2)))
     return Report(
         mode=options.mode, command=tuple(options.argv), capture=None, started_at=started,
         duration_s=time.monotonic() - clock, exit_code=int(exit_code),

@@ -148,24 +148,28 @@ class ProcessTree:
         """Processes left running after the command itself exited."""
         return [describe(entry.pid) for entry in self.living()]
 
+    def signal_all(self, signum: int = signal.SIGKILL) -> int:
+        """Send signum to every living process of the tree once; returns how many got it."""
+        sent = 0
+        for entry in self.living():
+            try:
+                os.kill(entry.pid, signum)
+                sent += 1
+            except ProcessLookupError:
+                continue
+        return sent
+
     def kill(self, deadline_s: float = 3.0) -> int:
         """SIGKILL the whole tree until nothing is left (bounded in rounds and time)."""
-        killed: set[int] = set()
+        killed = 0
         end = time.monotonic() + deadline_s
-        for _ in range(200):
-            alive = [e.pid for e in self.living()]
-            if not alive:
+        for _ in range(400):
+            sent = self.signal_all()
+            if not sent or time.monotonic() > end:
                 break
-            for pid in alive:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                    killed.add(pid)
-                except ProcessLookupError:
-                    continue
-            if time.monotonic() > end:
-                break
+            killed = max(killed, sent)
             time.sleep(0.005)
-        return len(killed)
+        return killed
 
 
 def _reap(pid: int) -> None:

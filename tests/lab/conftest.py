@@ -1,0 +1,120 @@
+"""Fixtures that build the namespaced lab once per session and check it is clean after each test."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.lab.certs import make_certs
+from tests.lab.netlab import RAW_IP, TLS_NAMES, Lab, sh
+from tests.lab.packages import ATTACKS, attack_sdist, build_index, download_wheels, pth_wheel
+
+REPO = Path(__file__).resolve().parents[2]
+BENIGN = ["attrs", "certifi", "colorama", "idna", "iniconfig", "packaging", "pluggy",
+          "pyparsing", "six", "toml", "typing-extensions", "zipp"]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/lab" in str(item.fspath):
+            item.add_marker(pytest.mark.lab)
+
+
+@pytest.fixture(scope="session")
+def lab_assets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    if os.geteuid() != 0 or shutil.which("ip") is None:
+        pytest.skip("the lab needs root and iproute2 (network namespaces)")
+    root = tmp_path_factory.mktemp("lab")
+    ca, cert, key = make_certs(root / "tls", TLS_NAMES, [RAW_IP])
+    wheels = download_wheels(REPO / ".cache" / "lab-wheels")
+    dist = root / "dist"
+    dist.mkdir()
+    attacks = [attack_sdist(name, payload, dist) for name, payload in ATTACKS.items()]
+    build_index(root / "www", [*wheels, *attacks, pth_wheel(dist)])
+    return {"root": root, "ca": ca, "cert": cert, "key": key, "www": root / "www"}
+
+
+@pytest.fixture(scope="session")
+def session_lab(lab_assets: dict[str, Path]) -> Iterator[Lab]:
+    lab = Lab(lab_assets["root"], lab_assets["ca"], lab_assets["cert"], lab_assets["key"],
+              lab_assets["www"]).start()
+    try:
+        yield lab
+    finally:
+        lab.close()
+
+
+@pytest.fixture
+def lab(session_lab: Lab) -> Iterator[Lab]:
+    session_lab.reset_logs()
+    yield session_lab
+    leftovers = sh("ip", "netns", "pids", session_lab.runner, check=False).stdout.split()
+    for pid in leftovers:
+        subprocess.run(["kill", "-9", pid], check=False)
+    assert not leftovers, f"processes left running in the runner namespace: {leftovers}"
+
+
+@dataclass
+class Outcome:
+    returncode: int
+    stderr: str
+    report: dict[str, Any]
+    venv: Path
+
+    def kinds(self) -> set[str]:
+        return {f["kind"] for f in self.report["findings"]}
+
+    def finding(self, kind: str) -> dict[str, Any]:
+        return next(f for f in self.report["findings"] if f["kind"] == kind)
+
+    def destination(self, host: str) -> dict[str, Any]:
+        return next(d for d in self.report["destinations"] if d["host"] == host)
+
+
+def lab_env(lab: Lab) -> dict[str, str]:
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(lab.workdir),
+        "PIP_CONFIG_FILE": "/dev/null",  # this machine's pip configuration must not leak in
+        "PIP_CERT": str(lab.ca_cert),
+        "SSL_CERT_FILE": str(lab.ca_cert),
+        "PIP_NO_INPUT": "1",
+        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+        "PIP_NO_CACHE_DIR": "1",
+    }
+
+
+def pip_command(venv: Path, packages: list[str]) -> list[str]:
+    return [sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install",
+            "--index-url", "https://pypi.org/simple", *packages]
+
+
+def make_venv(folder: Path) -> Path:
+    venv = folder / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True,
+                   timeout=60)
+    return venv
+
+
+def guarded(lab: Lab, tmp_path: Path, packages: list[str], *flags: str, then: str = "",
+            timeout: float = 180) -> Outcome:
+    """`egressguard run FLAGS -- pip install PACKAGES [&& THEN]` inside the lab's runner."""
+    venv = make_venv(tmp_path)
+    command = pip_command(venv, packages)
+    if then:
+        command = ["sh", "-c", f"{shlex.join(command)} && {then.format(python=venv / 'bin/python')}"]
+    report = tmp_path / "report.json"
+    proc = lab.run([sys.executable, "-m", "egressguard", "run", "--report", str(report), *flags,
+                    "--", *command], env=lab_env(lab), cwd=tmp_path, timeout=timeout)
+    assert report.exists(), f"no report; stderr: {proc.stderr[-2000:]}"
+    return Outcome(proc.returncode, proc.stderr, json.loads(report.read_text()), venv)
