@@ -32,23 +32,40 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     run = commands.add_parser("run", help="run a command under watch (block mode by default)")
-    run.add_argument("--mode", choices=("block", "audit"), default="block",
-                     help="block: kill the command at the first violation and exit 3; "
-                          "audit: report only and keep the command's exit status")
+    run.add_argument(
+        "--mode",
+        choices=("block", "audit"),
+        default="block",
+        help="block: kill the command at the first violation and exit 3; "
+        "audit: report only and keep the command's exit status",
+    )
     _policy_flags(run)
     run.add_argument("--report", type=Path, metavar="FILE", help="write the JSON report here")
-    run.add_argument("--save-capture", type=Path, metavar="FILE",
-                     help="also record the traffic as a pcap file (replay with `analyze`)")
-    run.add_argument("--linger", type=float, default=5.0, metavar="SECONDS",
-                     help="audit mode: how long to keep watching processes the command left "
-                          "running (default 5)")
+    run.add_argument(
+        "--save-capture",
+        type=Path,
+        metavar="FILE",
+        help="also record the traffic as a pcap file (replay with `analyze`)",
+    )
+    run.add_argument(
+        "--linger",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="audit mode: how long to keep watching processes the command left running (default 5)",
+    )
     run.add_argument("--quiet", action="store_true", help="no summary on stderr")
     run.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- COMMAND ...")
 
     analyze = commands.add_parser("analyze", help="judge a recorded pcap or pcapng capture")
     _policy_flags(analyze)
-    analyze.add_argument("--resolver", action="append", default=[], metavar="IP",
-                         help="the capture's system resolver (default: the first one queried)")
+    analyze.add_argument(
+        "--resolver",
+        action="append",
+        default=[],
+        metavar="IP",
+        help="the capture's system resolver (default: the first one queried)",
+    )
     analyze.add_argument("--report", type=Path, metavar="FILE", help="write the JSON report here")
     analyze.add_argument("--quiet", action="store_true", help="no summary on stderr")
     analyze.add_argument("capture", type=Path)
@@ -61,10 +78,19 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _policy_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--policy", type=Path, metavar="FILE",
-                        help="policy file (default: .egressguard.yml in the working directory)")
-    parser.add_argument("--allow", action="append", default=[], metavar="PATTERN",
-                        help="also allow this host, *.wildcard or CIDR (repeatable)")
+    parser.add_argument(
+        "--policy",
+        type=Path,
+        metavar="FILE",
+        help="policy file (default: .egressguard.yml in the working directory)",
+    )
+    parser.add_argument(
+        "--allow",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help="also allow this host, *.wildcard or CIDR (repeatable)",
+    )
 
 
 def _policy(args: argparse.Namespace, resolvers: tuple[str, ...] = ()) -> Policy:
@@ -98,8 +124,9 @@ def _run(args: argparse.Namespace) -> int:
         raise UsageError("no command given", "put it after --: egressguard run -- pip install ...")
     if args.linger < 0:
         raise UsageError("--linger must not be negative", "give a number of seconds")
-    options = RunOptions(argv=argv, mode=args.mode, linger_s=args.linger,
-                         save_capture=args.save_capture)
+    options = RunOptions(
+        argv=argv, mode=args.mode, linger_s=args.linger, save_capture=args.save_capture
+    )
     report = run(options, _policy(args), LiveSource, SocketOwners)
     return _finish(report, args)
 

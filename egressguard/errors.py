@@ -1,11 +1,11 @@
 """The one exception tree of egressguard; every error carries the line that tells the user the fix.
 
-    EgressguardError                 exit 2 unless said otherwise
-    ├── UsageError                   bad flags or arguments
-    ├── PolicyError                  a policy file that cannot be read or is malformed
-    ├── CaptureError                 a capture file that cannot be read, or no permission to capture
-    └── EnforcementError             block mode cannot be set up, so the command is not run
-    CommandError                     the command cannot be run: 126 not executable, 127 not found
+EgressguardError                 exit 2 unless said otherwise
+├── UsageError                   bad flags or arguments
+├── PolicyError                  a policy file that cannot be read or is malformed
+├── CaptureError                 a capture file that cannot be read, or no permission to capture
+└── EnforcementError             block mode cannot be set up, so the command is not run
+CommandError                     the command cannot be run: 126 not executable, 127 not found
 """
 
 from __future__ import annotations

@@ -79,15 +79,22 @@ def analyze(capture: Path, policy: Policy, resolvers: ResolverSet) -> Report:
     violations = any(f.severity.is_violation for f in monitor.findings)
     stats = source.stats()
     return Report(
-        mode="analyze", command=None, capture=str(capture), started_at=started,
+        mode="analyze",
+        command=None,
+        capture=str(capture),
+        started_at=started,
         duration_s=time.monotonic() - clock,
         exit_code=ExitStatus.FOUND if violations else ExitStatus.OK,
-        command_exit_code=None, aborted=False,
+        command_exit_code=None,
+        aborted=False,
         destinations=group_destinations(
             monitor.table.summaries(), monitor.judge.flow_verdict, monitor.judge.origin or 0.0
         ),
-        findings=tuple(monitor.findings), packets=stats.packets, dropped=stats.dropped,
-        policy=policy.source, version=__version__,
+        findings=tuple(monitor.findings),
+        packets=stats.packets,
+        dropped=stats.dropped,
+        policy=policy.source,
+        version=__version__,
     )
 
 
@@ -184,14 +191,18 @@ def run(
     table = FlowTable(
         attributor=attributor_for(os.getpid()) if attributor_for else None, hosts=etc_hosts()
     )
-    monitor = Monitor(Judge(policy, system_resolvers(), origin=time.time()), table,
-                      on_violation, recorder)
+    monitor = Monitor(
+        Judge(policy, system_resolvers(), origin=time.time()), table, on_violation, recorder
+    )
     watcher = threading.Thread(target=_watch, args=(monitor, source, abort), daemon=True)
     watcher.start()
     try:
         tree.start()
         status = _wait(tree, watcher, block)
-        _handle_orphans(tree, monitor, block, options.linger_s)
+        if abort.finding is not None:
+            tree.kill()  # the tree is already being killed: finish the job, nothing new to say
+        else:
+            _handle_orphans(tree, monitor, block, options.linger_s)
     finally:
         source.stop()
         watcher.join(timeout=30)
@@ -242,7 +253,11 @@ def _orphan_finding(left: list[ProcessInfo], killed: bool, origin: float | None)
     names = ", ".join(f"{p.pid} {' '.join(p.cmdline)[:80]}" for p in left[:5])
     action = "killed" if killed else "left running (audit mode)"
     return Finding(
-        "orphan-process", Severity.HIGH, None, None, None,
+        "orphan-process",
+        Severity.HIGH,
+        None,
+        None,
+        None,
         f"{len(left)} process(es) still running after the command ended, {action}: {names}",
         (("processes", [{"pid": p.pid, "exe": p.exe, "cmdline": list(p.cmdline)} for p in left]),),
         time.time() - (origin or time.time()),
@@ -256,8 +271,14 @@ def _close(source: PacketSource) -> None:
 
 
 def _run_report(
-    options: RunOptions, policy: Policy, monitor: Monitor, source: PacketSource, abort: _Abort,
-    status: int, started: str, clock: float,
+    options: RunOptions,
+    policy: Policy,
+    monitor: Monitor,
+    source: PacketSource,
+    abort: _Abort,
+    status: int,
+    started: str,
+    clock: float,
 ) -> Report:
     violations = any(f.severity.is_violation for f in monitor.findings)
     command_status = 128 - status if status < 0 else status  # killed by a signal, as shells say
@@ -269,12 +290,21 @@ def _run_report(
         extra.append(("packet_to_kill_ms", round((abort.killed_at - packet) * 1000, 2)))
         extra.append(("packet_to_tree_gone_ms", round((abort.gone_at - packet) * 1000, 2)))
     return Report(
-        mode=options.mode, command=tuple(options.argv), capture=None, started_at=started,
-        duration_s=time.monotonic() - clock, exit_code=int(exit_code),
-        command_exit_code=command_status, aborted=abort.finding is not None,
+        mode=options.mode,
+        command=tuple(options.argv),
+        capture=None,
+        started_at=started,
+        duration_s=time.monotonic() - clock,
+        exit_code=int(exit_code),
+        command_exit_code=command_status,
+        aborted=abort.finding is not None,
         destinations=group_destinations(
             monitor.table.summaries(), monitor.judge.flow_verdict, monitor.judge.origin or 0.0
         ),
-        findings=tuple(monitor.findings), packets=stats.packets, dropped=stats.dropped,
-        policy=policy.source, version=__version__, extra_stats=tuple(extra),
+        findings=tuple(monitor.findings),
+        packets=stats.packets,
+        dropped=stats.dropped,
+        policy=policy.source,
+        version=__version__,
+        extra_stats=tuple(extra),
     )

@@ -96,12 +96,23 @@ def _transport(
             return None
         payload = segment[data_offset:]
         return Packet(
-            ts, version, src, dst, "tcp", sport, dport, offset_flags & 0x3F, payload,
-            max(length - data_offset, 0), seq,
+            ts,
+            version,
+            src,
+            dst,
+            "tcp",
+            sport,
+            dport,
+            offset_flags & 0x3F,
+            payload,
+            max(length - data_offset, 0),
+            seq,
         )
     if transport == "udp":
         if len(segment) < 8:
             return None
         sport, dport = struct.unpack("!HH", segment[:4])
-        return Packet(ts, version, src, dst, "udp", sport, dport, 0, segment[8:], max(length - 8, 0))
+        return Packet(
+            ts, version, src, dst, "udp", sport, dport, 0, segment[8:], max(length - 8, 0)
+        )
     return Packet(ts, version, src, dst, transport, 0, 0, 0, b"", length)

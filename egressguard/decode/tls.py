@@ -61,7 +61,7 @@ def _server_name(ext: bytes) -> str | None:
 
 
 def _protocols(ext: bytes) -> tuple[str, ...]:
-    out = []
+    out: list[str] = []
     pos = 2
     while pos < len(ext) and len(out) < 16:
         size = ext[pos]

@@ -7,6 +7,7 @@ invoking user (only egressguard keeps root).
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import pwd
@@ -16,7 +17,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 
-from egressguard.enforce.procs import ProcEntry, describe, descendants, process_table
+from egressguard.enforce.procs import ProcEntry, descendants, describe, process_table
 from egressguard.errors import CommandError
 from egressguard.exitcodes import ExitStatus
 from egressguard.flows.interface import ProcessInfo
@@ -61,7 +62,8 @@ def resolve_command(argv: list[str], env: dict[str, str]) -> str:
     """The executable argv[0] names, or CommandError with the status a shell would give."""
     if not argv:
         raise CommandError(
-            "no command given", "put the command after --: egressguard run -- pip install ...",
+            "no command given",
+            "put the command after --: egressguard run -- pip install ...",
             ExitStatus.USAGE,
         )
     name = argv[0]
@@ -77,7 +79,8 @@ def resolve_command(argv: list[str], env: dict[str, str]) -> str:
         )
     if os.path.isdir(path) or not os.access(path, os.X_OK):
         raise CommandError(
-            f"command is not executable: {name}", "check its permissions",
+            f"command is not executable: {name}",
+            "check its permissions",
             ExitStatus.NOT_EXECUTABLE,
         )
     return path
@@ -93,6 +96,7 @@ class ProcessTree:
         self.run_as = run_as
         self.subreaper = become_subreaper()
         self._proc: subprocess.Popen[bytes] | None = None
+        self._foreign: set[int] = set()
 
     @property
     def pid(self) -> int:
@@ -100,22 +104,27 @@ class ProcessTree:
         return self._proc.pid
 
     def start(self) -> None:
-        extra: dict[str, object] = {}
-        if self.run_as:
-            extra = {"user": self.run_as.uid, "group": self.run_as.gid,
-                     "extra_groups": list(self.run_as.groups)}
+        # Children we already had (a test harness's servers, say) are not the command's.
+        self._foreign = {e.pid for e in descendants(os.getpid()) if e.ppid == os.getpid()}
+        run_as = self.run_as
         try:
-            self._proc = subprocess.Popen(  # noqa: S603 - running the user's command is the job
-                [self.executable, *self.argv[1:]], env=self.env, **extra  # type: ignore[arg-type]
+            self._proc = subprocess.Popen(
+                [self.executable, *self.argv[1:]],
+                env=self.env,
+                user=run_as.uid if run_as else None,
+                group=run_as.gid if run_as else None,
+                extra_groups=list(run_as.groups) if run_as else None,
             )
         except PermissionError as e:
             raise CommandError(
-                f"cannot execute {self.argv[0]}: {e.strerror}", "check its permissions",
+                f"cannot execute {self.argv[0]}: {e.strerror}",
+                "check its permissions",
                 ExitStatus.NOT_EXECUTABLE,
             ) from e
         except OSError as e:
             raise CommandError(
-                f"cannot execute {self.argv[0]}: {e.strerror}", "check the command",
+                f"cannot execute {self.argv[0]}: {e.strerror}",
+                "check the command",
                 ExitStatus.NOT_EXECUTABLE,
             ) from e
 
@@ -136,7 +145,7 @@ class ProcessTree:
         table = process_table()
         alive = []
         main = self._proc.pid if self._proc else -1
-        for entry in descendants(root, table):
+        for entry in descendants(root, table, exclude=self._foreign):
             if entry.state == "Z":
                 if entry.ppid == root and entry.pid != main:
                     _reap(entry.pid)
@@ -173,7 +182,5 @@ class ProcessTree:
 
 
 def _reap(pid: int) -> None:
-    try:
+    with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass

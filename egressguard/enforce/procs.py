@@ -37,8 +37,10 @@ def process_table() -> dict[int, ProcEntry]:
     return table
 
 
-def descendants(root: int, table: dict[int, ProcEntry] | None = None) -> list[ProcEntry]:
-    """Every process below root (not root itself), zombies included, parents before children."""
+def descendants(
+    root: int, table: dict[int, ProcEntry] | None = None, exclude: set[int] | None = None
+) -> list[ProcEntry]:
+    """Every process below root (not root itself, nor the subtrees of `exclude`), zombies too."""
     table = table if table is not None else process_table()
     children: dict[int, list[ProcEntry]] = {}
     for entry in table.values():
@@ -47,7 +49,7 @@ def descendants(root: int, table: dict[int, ProcEntry] | None = None) -> list[Pr
     queue = [root]
     while queue and len(found) < 100_000:
         for child in children.get(queue.pop(), []):
-            if child.pid != root:
+            if child.pid != root and not (exclude and child.pid in exclude):
                 found.append(child)
                 queue.append(child.pid)
     return found

@@ -71,8 +71,17 @@ class FlowTable:
     def summaries(self) -> list[FlowSummary]:
         return [
             FlowSummary(
-                f.key, f.host, f.named_by, f.dns_named, f.protocol or f.key.transport,
-                f.bytes_out, f.bytes_in, f.packets, f.first_ts, f.last_ts, f.process,
+                f.key,
+                f.host,
+                f.named_by,
+                f.dns_named,
+                f.protocol or f.key.transport,
+                f.bytes_out,
+                f.bytes_in,
+                f.packets,
+                f.first_ts,
+                f.last_ts,
+                f.process,
             )
             for f in self._flows.values()
         ]
@@ -99,8 +108,13 @@ class FlowTable:
     def _dns_event(self, packet: Packet, message: DnsMessage) -> FlowEvent:
         if not message.is_response:
             return DnsQuery(
-                packet.ts, packet.src, packet.dst, packet.dport, packet.transport,
-                message.qname, message.qtype,
+                packet.ts,
+                packet.src,
+                packet.dst,
+                packet.dport,
+                packet.transport,
+                message.qname,
+                message.qtype,
             )
         self._learn(message)
         return DnsResponse(
@@ -153,9 +167,11 @@ class FlowTable:
         else:
             key = FlowKey(packet.transport, packet.dst, packet.dport, packet.src, packet.sport)
         host = self._names.get(key.server)
-        process = self._attributor(key.transport, key.client, key.client_port) if (
-            self._attributor
-        ) else None
+        process = (
+            self._attributor(key.transport, key.client, key.client_port)
+            if (self._attributor)
+            else None
+        )
         flow = _Flow(key, packet.ts, host, host is not None, process, "dns" if host else None)
         self._flows[key] = flow
         return flow, outbound

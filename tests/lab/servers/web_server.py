@@ -45,12 +45,20 @@ class Handler(http.server.BaseHTTPRequestHandler):
             body = handle.read()
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
-        self.send_header("Content-Type", "text/html" if target.endswith(".html") else
-                         "application/octet-stream")
+        self.send_header(
+            "Content-Type", "text/html" if target.endswith(".html") else "application/octet-stream"
+        )
         self.end_headers()
         self.wfile.write(body)
-        record({"method": "GET", "host": self._host(), "path": self.path,
-                "server": self.connection.getsockname()[0], "bytes": 0})
+        record(
+            {
+                "method": "GET",
+                "host": self._host(),
+                "path": self.path,
+                "server": self.connection.getsockname()[0],
+                "bytes": 0,
+            }
+        )
 
     def _upload(self) -> None:
         expected = int(self.headers.get("Content-Length") or 0)
@@ -62,9 +70,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     break
                 received += len(chunk)
         finally:
-            record({"method": self.command, "host": self._host(), "path": self.path,
-                    "server": self.connection.getsockname()[0], "bytes": received,
-                    "expected": expected})
+            record(
+                {
+                    "method": self.command,
+                    "host": self._host(),
+                    "path": self.path,
+                    "server": self.connection.getsockname()[0],
+                    "bytes": received,
+                    "expected": expected,
+                }
+            )
         self.send_response(200)
         self.send_header("Content-Length", "0")
         self.end_headers()
