@@ -6,6 +6,8 @@ libpcap is not needed: the socket sees whole frames, and the kernel tells us how
 from __future__ import annotations
 
 import errno
+import os
+import select
 import socket
 import struct
 import time
@@ -31,7 +33,7 @@ class LiveSource(PacketSource):
     wrapped command starts, and packets queue in the kernel until `frames()` reads them.
     """
 
-    def __init__(self, poll_interval: float = 0.05) -> None:
+    def __init__(self) -> None:
         try:
             self._sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(_ETH_P_ALL))
         except PermissionError as e:
@@ -45,7 +47,8 @@ class LiveSource(PacketSource):
                 "egressguard needs Linux with AF_PACKET support",
             ) from e
         self._grow_buffer()
-        self._sock.settimeout(poll_interval)
+        self._sock.setblocking(False)
+        self._wake_read, self._wake_write = os.pipe()  # stop() wakes the reader at once
         self._stopping = False
         self._packets = 0
         self._dropped = 0
@@ -62,17 +65,14 @@ class LiveSource(PacketSource):
         """Frames until `stop()`; what the kernel queued before the stop is still yielded."""
         buffer = bytearray(_SNAP)
         view = memoryview(buffer)
-        draining = False
         try:
             while True:
-                if self._stopping and not draining:
-                    draining = True
-                    self._sock.setblocking(False)
                 try:
                     size, address = self._sock.recvfrom_into(buffer)
-                except (TimeoutError, BlockingIOError):
-                    if draining:
-                        return
+                except BlockingIOError:
+                    if self._stopping:
+                        return  # the queue is drained
+                    select.select([self._sock.fileno(), self._wake_read], [], [])
                     continue
                 except OSError as e:
                     if e.errno == errno.EINTR:
@@ -90,10 +90,13 @@ class LiveSource(PacketSource):
 
     def stop(self) -> None:
         self._stopping = True
+        os.write(self._wake_write, b"x")
 
     def close(self) -> None:
         self._read_kernel_drops()
         self._sock.close()
+        os.close(self._wake_read)
+        os.close(self._wake_write)
 
     def _read_kernel_drops(self) -> None:
         try:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
+
 from egressguard.policy.interface import HostRule, HostVerdict, Verdict
 from egressguard.policy.loader import Policy
 from egressguard.policy.lookalike import LookalikeEngine
@@ -62,10 +65,30 @@ class LegitimateRule(HostRule):
 
 
 class LookalikeRule(HostRule):
-    def __init__(self, engine: LookalikeEngine) -> None:
-        self._engine = engine
+    """Scores names with the lookalike engine, which is built in the background.
+
+    Building it (Public Suffix List, protected names) takes a large part of a cold start, and
+    most runs judge only allowlisted names; the first name that needs it waits for it.
+    """
+
+    def __init__(self, build: Callable[[], LookalikeEngine]) -> None:
+        self._engine: LookalikeEngine | None = None
+        self._error: BaseException | None = None
+        self._builder = threading.Thread(target=self._build, args=(build,), daemon=True)
+        self._builder.start()
+
+    def _build(self, build: Callable[[], LookalikeEngine]) -> None:
+        try:
+            self._engine = build()
+        except BaseException as e:  # handed to the thread that needs the engine
+            self._error = e
 
     def evaluate(self, host: str) -> Verdict | None:
+        if self._engine is None:
+            self._builder.join()
+            if self._error is not None:
+                raise self._error
+            assert self._engine is not None
         found = self._engine.match(host)
         if found is None:
             return None
@@ -93,9 +116,13 @@ class HostPolicy:
 
     @classmethod
     def from_policy(cls, policy: Policy) -> HostPolicy:
-        engine = LookalikeEngine(
-            protected=[*policy.protected, *policy.allow], brands=policy.brands, owned=policy.owned
-        )
+        def engine() -> LookalikeEngine:
+            return LookalikeEngine(
+                protected=[*policy.protected, *policy.allow],
+                brands=policy.brands,
+                owned=policy.owned,
+            )
+
         return cls(
             [
                 KnownBadRule(policy.known_bad),

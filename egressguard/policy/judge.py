@@ -20,8 +20,8 @@ from egressguard.flows.interface import (
 from egressguard.policy.hosts import HostPolicy
 from egressguard.policy.interface import Finding, HostVerdict, Severity, Verdict
 from egressguard.policy.loader import Policy
-from egressguard.policy.lookalike import split
 from egressguard.policy.patterns import HostSet, in_networks
+from egressguard.policy.psl import split
 
 DOT_PORT = 853
 _HEXISH = re.compile(r"^[0-9a-f]+$")

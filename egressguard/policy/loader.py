@@ -50,6 +50,8 @@ class Policy:
     source: str = "bundled rules"
 
 
+# libyaml's safe loader when PyYAML was built with it: the bundled rules load several times faster.
+_FAST_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _TOP_KEYS = {"version", "ecosystems", "allow", "deny", "protect", "known_bad", "limits", "dns"}
 _LIMIT_KEYS = {"upload", "upload_unlisted", "hosts"}
 _DNS_KEYS = {"resolvers", "max_label", "max_names_per_zone"}
@@ -59,7 +61,8 @@ def bundled_rules() -> dict[str, Any]:
     """The YAML rule sets shipped inside the package (or beside it in a source checkout)."""
     loaded: dict[str, Any] = {}
     for name in ("allowlist", "known-bad", "protected", "legitimate", "dns"):
-        loaded[name] = yaml.safe_load(_rules_file(name).read_text(encoding="utf-8"))
+        text = _rules_file(name).read_text(encoding="utf-8")
+        loaded[name] = yaml.load(text, Loader=_FAST_LOADER)
     return loaded
 
 

@@ -17,9 +17,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from publicsuffixlist import PublicSuffixList
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
+
+from egressguard.policy.psl import split
 
 _VOWELS = set("aeiou")
 _VISUAL_PAIRS = {
@@ -38,11 +39,6 @@ class Lookalike:
     technique: str
     score: float
     detail: str
-
-
-@functools.cache
-def _psl(private: bool) -> PublicSuffixList:
-    return PublicSuffixList(only_icann=not private)
 
 
 @functools.cache
@@ -74,15 +70,6 @@ def skeleton(text: str) -> str:
     for needle, replacement in _ASCII_SKELETON:
         text = text.replace(needle, replacement)
     return text
-
-
-def split(host: str, private: bool) -> tuple[str, str] | None:
-    """(label, suffix) of the registrable domain of host, or None for a bare public suffix."""
-    registrable = _psl(private).privatesuffix(host)
-    if not registrable:
-        return None
-    label, _, suffix = registrable.partition(".")
-    return label, suffix
 
 
 def typo_budget(length: int) -> int:
