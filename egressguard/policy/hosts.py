@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 
 from egressguard.policy.interface import HostRule, HostVerdict, Verdict
 from egressguard.policy.loader import Policy
@@ -113,14 +114,27 @@ class HostPolicy:
     def __init__(self, rules: list[HostRule]) -> None:
         self._rules = rules
         self._cache: dict[str, Verdict] = {}
+        self._lookalikes = next((r for r in rules if isinstance(r, LookalikeRule)), None)
+
+    def _with_resemblance(self, verdict: Verdict) -> Verdict:
+        """A known-bad host that also imitates infrastructure says which, as `check` shows."""
+        seen = self._lookalikes.evaluate(verdict.host) if self._lookalikes else None
+        if seen is None:
+            return verdict
+        return replace(
+            verdict, similar_to=seen.similar_to, technique=seen.technique, score=seen.score
+        )
 
     @classmethod
     def from_policy(cls, policy: Policy) -> HostPolicy:
         def engine() -> LookalikeEngine:
             return LookalikeEngine(
-                protected=[*policy.protected, *policy.allow],
+                protected=policy.protected,
                 brands=policy.brands,
                 owned=policy.owned,
+                infrastructure=policy.allow,
+                lure_words=policy.lure_words,
+                abused_tlds=policy.abused_tlds,
             )
 
         return cls(
@@ -145,6 +159,8 @@ class HostPolicy:
                 break
         else:  # pragma: no cover - UnlistedRule always answers
             raise AssertionError("host rule chain ended without a verdict")
+        if verdict.verdict == HostVerdict.KNOWN_BAD:
+            verdict = self._with_resemblance(verdict)
         if len(self._cache) > 200_000:
             self._cache.clear()
         self._cache[name] = verdict

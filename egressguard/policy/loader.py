@@ -41,6 +41,8 @@ class Policy:
     known_bad_addresses: tuple[tuple[str, str], ...]
     protected: tuple[str, ...]
     brands: tuple[str, ...]
+    lure_words: tuple[str, ...]
+    abused_tlds: tuple[str, ...]
     owned: tuple[str, ...]
     legitimate: tuple[str, ...]
     doh_hosts: tuple[str, ...]
@@ -111,6 +113,8 @@ def load_policy(
         ),
         protected=tuple(protected),
         brands=tuple(rules["protected"]["brands"]),
+        lure_words=tuple(rules["protected"]["lure_words"]),
+        abused_tlds=tuple(rules["protected"]["abused_tlds"]),
         owned=tuple(rules["protected"]["owned"]),
         legitimate=tuple(rules["legitimate"]["legitimate"]),
         doh_hosts=tuple(rules["dns"]["doh_hosts"]),

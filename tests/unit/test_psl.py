@@ -11,9 +11,19 @@ from egressguard.policy.psl import split
 
 REFERENCE = {True: PublicSuffixList(only_icann=False), False: PublicSuffixList(only_icann=True)}
 HOSTS = [
-    "files.pythonhosted.org", "a.b.github.io", "github.io", "x.s3.amazonaws.com", "www.ck",
-    "a.b.c.ck", "city.kawasaki.jp", "x.kawasaki.jp", "xn--85x722f.xn--55qx5d.cn",
-    "foo.bar.unknowntld", "com", "github-com-settings.onrender.com", "a.b.co.uk",
+    "files.pythonhosted.org",
+    "a.b.github.io",
+    "github.io",
+    "x.s3.amazonaws.com",
+    "www.ck",
+    "a.b.c.ck",
+    "city.kawasaki.jp",
+    "x.kawasaki.jp",
+    "xn--85x722f.xn--55qx5d.cn",
+    "foo.bar.unknowntld",
+    "com",
+    "github-com-settings.onrender.com",
+    "a.b.co.uk",
     "docker-images-prod.6aa30f8b08e16409b46e0173d6de2f56.r2.cloudflarestorage.com",
 ]
 
@@ -51,10 +61,25 @@ def test_the_lists_own_test_cases(host: str, expected: str | None) -> None:
 
 @settings(max_examples=300, deadline=None)
 @given(
-    st.lists(st.sampled_from(["a", "www", "s3", "blob", "core", "pages", "co", "github"]),
-             max_size=3),
-    st.sampled_from(["com", "io", "uk", "jp", "ck", "github.io", "amazonaws.com", "windows.net",
-                     "kawasaki.jp", "pages.dev", "co.uk", "appspot.com"]),
+    st.lists(
+        st.sampled_from(["a", "www", "s3", "blob", "core", "pages", "co", "github"]), max_size=3
+    ),
+    st.sampled_from(
+        [
+            "com",
+            "io",
+            "uk",
+            "jp",
+            "ck",
+            "github.io",
+            "amazonaws.com",
+            "windows.net",
+            "kawasaki.jp",
+            "pages.dev",
+            "co.uk",
+            "appspot.com",
+        ]
+    ),
 )
 def test_generated_hosts_agree(labels: list[str], suffix: str) -> None:
     host = ".".join([*labels, suffix])
