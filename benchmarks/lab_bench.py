@@ -91,7 +91,7 @@ SINKS = {
 }
 
 
-def attack(lab: Lab, work: Path, package: str) -> dict[str, object]:
+def attack(lab: Lab, work: Path, package: str, enforce: str) -> dict[str, object]:
     lab.reset_logs()
     folder = Path(tempfile.mkdtemp(dir=work))
     venv = make_venv(folder)
@@ -99,14 +99,14 @@ def attack(lab: Lab, work: Path, package: str) -> dict[str, object]:
     if package == "egl-pth":
         command = ["sh", "-c", " ".join(command) + f" && {venv}/bin/python -c pass"]
     report = folder / "report.json"
-    _, status = timed(
-        lab, [*EGRESSGUARD, "run", "--quiet", "--report", str(report), "--", *command], folder
-    )
+    flags = ["--quiet", "--enforce", enforce, "--report", str(report)]
+    _, status = timed(lab, [*EGRESSGUARD, "run", *flags, "--", *command], folder)
     document = json.loads(report.read_text())
     sink = SINKS[package]
     received = lab.uploads(server=sink) if sink else len(lab.dns_queries("x.exfil-lab.net"))
     return {
         "attack": package,
+        "enforce": enforce,
         "exit": status,
         "kinds": ",".join(sorted({f["kind"] for f in document["findings"]})),
         "packet_to_kill_ms": document["stats"].get("packet_to_kill_ms", "-"),
@@ -125,7 +125,11 @@ def main() -> None:
         try:
             b = benign(lab, work, args.reps)
             s = startup(lab, work, args.reps)
-            rows = [attack(lab, work, package) for package in SINKS]
+            rows = [
+                attack(lab, work, package, enforce)
+                for enforce in ("gates", "kill")
+                for package in SINKS
+            ]
         finally:
             lab.close()
     print(f"benign pip install of {len(BENIGN)} wheels, median of {args.reps} alternating runs:")
@@ -140,16 +144,17 @@ def main() -> None:
     )
     print("attacks (block mode):")
     print(
-        f"  {'attack':<20} {'exit':>4}  {'findings':<38} {'pkt->kill ms':>12} "
+        f"  {'attack':<20} {'enforce':<7} {'exit':>4}  {'findings':<38} {'pkt->kill ms':>12} "
         f"{'pkt->gone ms':>12} {'sink got':>10}"
     )
     for r in rows:
         print(
-            f"  {r['attack']:<20} {r['exit']:>4}  {r['kinds']:<38} {r['packet_to_kill_ms']!s:>12}"
-            f" {r['packet_to_gone_ms']!s:>12} {r['sink_received']!s:>10}"
+            f"  {r['attack']:<20} {r['enforce']:<7} {r['exit']:>4}  {r['kinds']:<38} "
+            f"{r['packet_to_kill_ms']!s:>12} {r['packet_to_gone_ms']!s:>12} "
+            f"{r['sink_received']!s:>10}"
         )
     print("  (sink got: bytes the attacker's server received; for egl-dns-hex, exfil queries the")
-    print("   upstream resolver saw, out of 10)")
+    print("   upstream resolver saw, out of 10; the index upload's limit is 5 MiB = 5242880)")
 
 
 if __name__ == "__main__":

@@ -39,6 +39,14 @@ def _parser() -> argparse.ArgumentParser:
         help="block: kill the command at the first violation and exit 3; "
         "audit: report only and keep the command's exit status",
     )
+    run.add_argument(
+        "--enforce",
+        choices=("gates", "kill"),
+        default="gates",
+        help="block mode: 'gates' (default) runs the command in a network sandbox whose DNS "
+        "gate and relay refuse what policy refuses, so nothing leaves; 'kill' only watches "
+        "and kills (bytes already sent are gone)",
+    )
     _policy_flags(run)
     run.add_argument("--report", type=Path, metavar="FILE", help="write the JSON report here")
     run.add_argument(
@@ -125,7 +133,11 @@ def _run(args: argparse.Namespace) -> int:
     if args.linger < 0:
         raise UsageError("--linger must not be negative", "give a number of seconds")
     options = RunOptions(
-        argv=argv, mode=args.mode, linger_s=args.linger, save_capture=args.save_capture
+        argv=argv,
+        mode=args.mode,
+        enforce=args.enforce,
+        linger_s=args.linger,
+        save_capture=args.save_capture,
     )
     report = run(options, _policy(args), LiveSource, SocketOwners)
     return _finish(report, args)

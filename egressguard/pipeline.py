@@ -17,14 +17,18 @@ from egressguard import __version__
 from egressguard.capture.interface import Frame, PacketSource
 from egressguard.capture.pcapfile import PcapFileSource, PcapRecorder
 from egressguard.decode.ip import decode_frame
-from egressguard.enforce.process import ProcessTree, invoking_user
-from egressguard.errors import CaptureError, EgressguardError, EnforcementError
+from egressguard.enforce.dnsgate import DnsGate, GateDecision
+from egressguard.enforce.process import ProcessTree, RunAs, invoking_user
+from egressguard.enforce.relay import Admission, Relay
+from egressguard.enforce.sandbox import Sandbox
+from egressguard.errors import CaptureError, EnforcementError
 from egressguard.exitcodes import ExitStatus
 from egressguard.flows.interface import Attributor, ProcessInfo
 from egressguard.flows.table import FlowTable
-from egressguard.policy.interface import Finding, Severity
+from egressguard.policy.interface import Finding, HostVerdict, Severity
 from egressguard.policy.judge import Judge, ResolverSet
 from egressguard.policy.loader import Policy
+from egressguard.policy.patterns import in_networks
 from egressguard.report.interface import Report, group_destinations
 
 
@@ -139,6 +143,7 @@ def etc_hosts(path: Path = Path("/etc/hosts")) -> dict[str, str]:
 class RunOptions:
     argv: list[str]
     mode: str = "block"
+    enforce: str = "gates"  # block mode: "gates" (sandbox, DNS gate, relay) or "kill" only
     linger_s: float = 5.0
     save_capture: Path | None = None
     env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
@@ -155,66 +160,186 @@ class _Abort:
     error: BaseException | None = None
 
 
+class _Gatekeeper:
+    """Policy for the sandbox's two doors: which names the DNS gate forwards, which addresses
+    the relay connects to, and the findings both raise when they say no."""
+
+    def __init__(self, judge: Judge, monitor: Monitor, hosts_file: dict[str, str]) -> None:
+        self.judge = judge
+        self.monitor = monitor
+        self.names: dict[str, str] = {v: k for k, v in hosts_file.items()} | dict(hosts_file)
+        self._lock = threading.Lock()
+
+    def decide(self, name: str, qtype: str, client: str) -> GateDecision:
+        verdict = self.judge.hosts.judge(name)
+        if verdict.verdict == HostVerdict.ALLOWED:
+            return GateDecision(True, verdict.reason)
+        for finding in self.judge.host_finding(verdict, time.time(), None, via="dns-gate"):
+            self.monitor.add(finding)
+        return GateDecision(False, verdict.reason)
+
+    def opened(self, name: str, addresses: list[str]) -> None:
+        with self._lock:
+            for address in addresses:
+                self.names[address] = name
+
+    def admit(self, address: str, port: int) -> Admission:
+        if port in (53, 853):
+            return Admission(False, address, 0)
+        name = self.names.get(address)
+        if name is not None and self.judge.hosts.judge(name).verdict == HostVerdict.ALLOWED:
+            return Admission(True, name, self.judge.limit_for(name, allowed=True))
+        if in_networks(address, self.judge.policy.allow_networks) is not None:
+            return Admission(True, address, self.judge.limit_for(address, allowed=True))
+        return Admission(False, address, 0)
+
+    def capped(self, host: str, sent: int, limit: int) -> None:
+        for finding in self.judge.finding(
+            "large-upload",
+            time.time(),
+            f"upload to {host} stopped at its limit: {sent} of {limit} bytes let through",
+            host=host,
+            dedupe=host,
+            bytes_out=sent,
+            limit=limit,
+            blocked=True,
+        ):
+            self.monitor.add(finding)
+
+
+@dataclass
+class _Doors:
+    """The sandbox and the two servers on its gateway, closed in reverse order."""
+
+    sandbox: Sandbox
+    gate: DnsGate
+    relay: Relay
+
+    def close(self) -> None:
+        self.relay.close()
+        self.gate.close()
+        self.sandbox.close()
+
+
+def _open_doors(judge: Judge, monitor: Monitor, hosts_file: dict[str, str]) -> _Doors:
+    sandbox = Sandbox.create(
+        Path("/etc/hosts").read_text(encoding="utf-8", errors="replace")
+        if Path("/etc/hosts").exists()
+        else "127.0.0.1 localhost\n"
+    )
+    try:
+        keeper = _Gatekeeper(judge, monitor, hosts_file)
+        upstreams = sorted(system_resolvers().addresses)
+        gate = DnsGate(sandbox.gateway, upstreams, keeper.decide, keeper.opened)
+        relay = Relay(sandbox.gateway, keeper.admit, keeper.capped)
+        gate.start()
+        relay.start()
+        sandbox.seal(relay.port)
+    except BaseException:
+        sandbox.close()
+        raise
+    return _Doors(sandbox, gate, relay)
+
+
 def run(
     options: RunOptions,
     policy: Policy,
-    open_source: Callable[[], PacketSource],
+    open_source: Callable[[str | None], PacketSource],
     attributor_for: Callable[[int], Attributor] | None = None,
 ) -> Report:
-    """Run the command under watch; in block mode, kill its tree at the first violation."""
+    """Run the command under watch; in block mode, kill its tree at the first violation.
+
+    Block mode with gates runs the command in a network sandbox whose only ways out are a DNS
+    gate and a TCP relay, so what policy refuses never leaves the machine.
+    """
     started, clock = _now_iso(), time.monotonic()
     block = options.mode == "block"
-    source = open_source()  # fails (exit 2) before the command starts: never run unwatched
-    recorder = PcapRecorder(options.save_capture) if options.save_capture else None
-    try:
-        tree = ProcessTree(options.argv, options.env, invoking_user(options.env))
-    except EgressguardError:
-        _close(source)
-        raise
-    if block and not tree.subreaper:
-        _close(source)
-        raise EnforcementError(
-            "cannot become a child subreaper, so escaped processes could not be killed",
-            "run on Linux 3.4 or newer, or use --mode audit",
-        )
+    gated = block and options.enforce == "gates"
+    run_as = invoking_user(options.env)
+    hosts_file = etc_hosts()
     abort = _Abort()
+    tree_box: list[ProcessTree] = []
 
     def on_violation(finding: Finding) -> None:
-        if not block or abort.finding is not None:
+        if not block or abort.finding is not None or not tree_box:
             return
+        tree = tree_box[0]
         abort.finding, abort.detected_at = finding, time.time()
         tree.signal_all()
         abort.killed_at = time.time()
         tree.kill()
         abort.gone_at = time.time()
 
+    doors: _Doors | None = None
+    resolvers = system_resolvers()
+    judge = Judge(policy, resolvers, origin=time.time())
     table = FlowTable(
-        attributor=attributor_for(os.getpid()) if attributor_for else None, hosts=etc_hosts()
+        attributor=attributor_for(os.getpid()) if attributor_for else None, hosts=hosts_file
     )
-    monitor = Monitor(
-        Judge(policy, system_resolvers(), origin=time.time()), table, on_violation, recorder
-    )
-    watcher = threading.Thread(target=_watch, args=(monitor, source, abort), daemon=True)
-    watcher.start()
+    recorder = PcapRecorder(options.save_capture) if options.save_capture else None
+    monitor = Monitor(judge, table, on_violation, recorder)
+    source: PacketSource | None = None
     try:
-        tree.start()
-        status = _wait(tree, watcher, block)
-        if abort.finding is not None:
-            tree.kill()  # the tree is already being killed: finish the job, nothing new to say
-        else:
-            _handle_orphans(tree, monitor, block, options.linger_s)
+        if gated:
+            doors = _open_doors(judge, monitor, hosts_file)
+            judge.resolvers = ResolverSet({doors.sandbox.gateway})
+        # The capture opens before the command starts: no permission, no run (exit 2).
+        source = open_source(doors.sandbox.host_if if doors else None)
+        tree = ProcessTree(
+            options.argv,
+            options.env,
+            run_as,
+            launcher=doors.sandbox.launcher(*(_ids(run_as))) if doors else None,
+        )
+        if block and not tree.subreaper:
+            raise EnforcementError(
+                "cannot become a child subreaper, so escaped processes could not be killed",
+                "run on Linux 3.4 or newer, or use --mode audit",
+            )
+        status = _supervise(tree, tree_box, monitor, source, abort, block, options.linger_s)
     finally:
-        source.stop()
-        watcher.join(timeout=30)
+        if source is not None:
+            _close(source)
         if recorder is not None:
             recorder.close()
-        _close(source)
+        if doors is not None:
+            doors.close()
     if abort.error is not None and block:
         raise EnforcementError(
             f"packet capture stopped during the run ({abort.error})",
             "the command was killed, since it could no longer be watched",
         )
-    return _run_report(options, policy, monitor, source, abort, status, started, clock)
+    assert source is not None
+    return _run_report(options, policy, monitor, source, abort, status, started, clock, gated)
+
+
+def _ids(run_as: RunAs | None) -> tuple[int | None, int | None]:
+    return (run_as.uid, run_as.gid) if run_as else (None, None)
+
+
+def _supervise(
+    tree: ProcessTree,
+    tree_box: list[ProcessTree],
+    monitor: Monitor,
+    source: PacketSource,
+    abort: _Abort,
+    block: bool,
+    linger_s: float,
+) -> int:
+    watcher = threading.Thread(target=_watch, args=(monitor, source, abort), daemon=True)
+    watcher.start()
+    try:
+        tree_box.append(tree)
+        tree.start()
+        status = _wait(tree, watcher, block)
+        if abort.finding is not None:
+            tree.kill()  # the tree is already being killed: finish the job, nothing new to say
+        else:
+            _handle_orphans(tree, monitor, block, linger_s)
+    finally:
+        source.stop()
+        watcher.join(timeout=30)
+    return status
 
 
 def _watch(monitor: Monitor, source: PacketSource, abort: _Abort) -> None:
@@ -279,6 +404,7 @@ def _run_report(
     status: int,
     started: str,
     clock: float,
+    gated: bool,
 ) -> Report:
     violations = any(f.severity.is_violation for f in monitor.findings)
     command_status = 128 - status if status < 0 else status  # killed by a signal, as shells say
@@ -299,7 +425,10 @@ def _run_report(
         command_exit_code=command_status,
         aborted=abort.finding is not None,
         destinations=group_destinations(
-            monitor.table.summaries(), monitor.judge.flow_verdict, monitor.judge.origin or 0.0
+            monitor.table.summaries(),
+            monitor.judge.flow_verdict,
+            monitor.judge.origin or 0.0,
+            gated,
         ),
         findings=tuple(monitor.findings),
         packets=stats.packets,
@@ -307,4 +436,5 @@ def _run_report(
         policy=policy.source,
         version=__version__,
         extra_stats=tuple(extra),
+        enforcement="gates" if gated else ("kill" if options.mode == "block" else "none"),
     )

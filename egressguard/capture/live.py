@@ -33,7 +33,8 @@ class LiveSource(PacketSource):
     wrapped command starts, and packets queue in the kernel until `frames()` reads them.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, interface: str | None = None) -> None:
+        """Every interface of the namespace, or only `interface` (the sandbox's veth)."""
         try:
             self._sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(_ETH_P_ALL))
         except PermissionError as e:
@@ -46,6 +47,14 @@ class LiveSource(PacketSource):
                 f"cannot open a packet socket: {e.strerror}",
                 "egressguard needs Linux with AF_PACKET support",
             ) from e
+        if interface is not None:
+            try:
+                self._sock.bind((interface, _ETH_P_ALL))
+            except OSError as e:
+                self._sock.close()
+                raise CaptureError(
+                    f"cannot capture on {interface}: {e.strerror}", "check the interface"
+                ) from e
         self._grow_buffer()
         self._sock.setblocking(False)
         self._wake_read, self._wake_write = os.pipe()  # stop() wakes the reader at once

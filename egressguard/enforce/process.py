@@ -89,11 +89,20 @@ def resolve_command(argv: list[str], env: dict[str, str]) -> str:
 class ProcessTree:
     """The wrapped command and everything it starts."""
 
-    def __init__(self, argv: list[str], env: dict[str, str], run_as: RunAs | None = None) -> None:
+    def __init__(
+        self,
+        argv: list[str],
+        env: dict[str, str],
+        run_as: RunAs | None = None,
+        launcher: list[str] | None = None,
+    ) -> None:
+        """`launcher` runs the command elsewhere (inside the sandbox, as run_as); without one,
+        Popen itself switches to run_as."""
         self.argv = argv
         self.env = run_as.env if run_as else env
         self.executable = resolve_command(argv, self.env)
         self.run_as = run_as
+        self.launcher = launcher
         self.subreaper = become_subreaper()
         self._proc: subprocess.Popen[bytes] | None = None
         self._foreign: set[int] = set()
@@ -106,10 +115,10 @@ class ProcessTree:
     def start(self) -> None:
         # Children we already had (a test harness's servers, say) are not the command's.
         self._foreign = {e.pid for e in descendants(os.getpid()) if e.ppid == os.getpid()}
-        run_as = self.run_as
+        run_as = None if self.launcher else self.run_as
         try:
             self._proc = subprocess.Popen(
-                [self.executable, *self.argv[1:]],
+                [*(self.launcher or []), self.executable, *self.argv[1:]],
                 env=self.env,
                 user=run_as.uid if run_as else None,
                 group=run_as.gid if run_as else None,

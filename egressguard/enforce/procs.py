@@ -78,11 +78,13 @@ class SocketOwners:
         self._tree_at = 0.0
 
     def __call__(self, transport: str, address: str, port: int) -> ProcessInfo | None:
-        inode = _socket_inode(transport, address, port)
+        pids = self._pids()
+        # /proc/PID/net shows PID's network namespace: the sandbox's, once the command runs.
+        inode = _socket_inode(pids[-1] if len(pids) > 1 else self.root, transport, address, port)
         if inode is None:
             return None
         target = f"socket:[{inode}]"
-        for pid in self._pids():
+        for pid in pids:
             try:
                 fds = os.listdir(f"{_PROC}/{pid}/fd")
             except OSError:
@@ -103,9 +105,9 @@ class SocketOwners:
         return self._tree
 
 
-def _socket_inode(transport: str, address: str, port: int) -> int | None:
+def _socket_inode(pid: int, transport: str, address: str, port: int) -> int | None:
     six = ":" in address
-    table = f"{_PROC}/net/{transport}{'6' if six else ''}"
+    table = f"{_PROC}/{pid}/net/{transport}{'6' if six else ''}"
     wanted = _proc_net_address(address, six)
     try:
         with open(table, encoding="ascii") as handle:

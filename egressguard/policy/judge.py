@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import math
 import re
+import threading
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -72,6 +73,7 @@ class Judge:
         self.resolvers = resolvers
         self.origin = origin
         self._reported: set[tuple[str, str]] = set()
+        self._lock = threading.Lock()
         self._flows: dict[FlowKey, _FlowState] = {}
         self._host_bytes: Counter[str] = Counter()
         self._zone_names: dict[str, set[str]] = {}
@@ -111,9 +113,10 @@ class Judge:
     ) -> list[Finding]:
         """A finding, unless one of this kind was already raised for the same destination."""
         ident = (kind, dedupe or host or (key.server if key else ""))
-        if ident in self._reported:
-            return []
-        self._reported.add(ident)
+        with self._lock:  # the DNS gate and the relay raise findings from their own threads
+            if ident in self._reported:
+                return []
+            self._reported.add(ident)
         return [
             Finding(
                 kind,
@@ -144,7 +147,7 @@ class Judge:
         name = self._without_search_domain(event.qname)
         verdict = self.hosts.judge(name)
         if verdict.verdict in (HostVerdict.KNOWN_BAD, HostVerdict.TYPOSQUAT):
-            findings += self._host_finding(verdict, event.ts, None, via="dns-query")
+            findings += self.host_finding(verdict, event.ts, None, via="dns-query")
         elif verdict.verdict != HostVerdict.ALLOWED:
             findings += self._exfil(name, event)
         return findings
@@ -235,7 +238,7 @@ class Judge:
             return findings + self._direct_ip(event)
         verdict = self.hosts.judge(event.host)
         self._flows[key] = _FlowState(event.host, verdict.verdict.value, verdict.reason)
-        return findings + self._host_finding(verdict, event.ts, key, via="dns")
+        return findings + self.host_finding(verdict, event.ts, key, via="dns")
 
     def _direct_ip(self, event: FlowOpened) -> list[Finding]:
         key = event.key
@@ -284,7 +287,7 @@ class Judge:
                 verdict.verdict.value,
                 verdict.reason,
             )
-        return self._host_finding(verdict, event.ts, event.key, via=event.named_by)
+        return self.host_finding(verdict, event.ts, event.key, via=event.named_by)
 
     def _upload(self, event: FlowUpload) -> list[Finding]:
         state = self._flows.get(event.key)
@@ -292,7 +295,7 @@ class Judge:
         self._host_bytes[host] += event.delta
         total = self._host_bytes[host]
         allowed = state is not None and state.verdict == "allowed"
-        limit = self._limit_for(host, allowed)
+        limit = self.limit_for(host, allowed)
         if total <= limit:
             return []
         return self.finding(
@@ -307,16 +310,18 @@ class Judge:
             connection_bytes=event.bytes_out,
         )
 
-    def _limit_for(self, host: str, allowed: bool) -> int:
+    def limit_for(self, host: str, allowed: bool) -> int:
+        """The bytes host may receive over the run: its own limit, else the default."""
         for patterns, size in self._host_limits:
             if patterns.match(host):
                 return size
         limits = self.policy.limits
         return limits.upload_allowed if allowed else limits.upload_unlisted
 
-    def _host_finding(
+    def host_finding(
         self, verdict: Verdict, ts: float, key: FlowKey | None, via: str
     ) -> list[Finding]:
+        """The finding a host's verdict calls for (none for allowed hosts)."""
         kind = _HOST_FINDING.get(verdict.verdict)
         if kind is None:
             return []

@@ -24,6 +24,7 @@ class Destination:
     connections: int
     first_seen: float
     process: ProcessInfo | None
+    blocked: bool = False  # the sandbox's gates refused it: no byte reached the destination
 
     def as_json(self) -> dict[str, Any]:
         process = self.process
@@ -39,6 +40,7 @@ class Destination:
             "bytes_in": self.bytes_in,
             "connections": self.connections,
             "first_seen": round(self.first_seen, 4),
+            "blocked": self.blocked,
             "process": None
             if process is None
             else {"pid": process.pid, "exe": process.exe, "cmdline": list(process.cmdline)},
@@ -62,6 +64,7 @@ class Report:
     policy: str
     version: str
     extra_stats: tuple[tuple[str, float], ...] = ()
+    enforcement: str = "none"  # "gates": nothing refused left the sandbox; "kill"; "none"
 
     @property
     def violations(self) -> tuple[Finding, ...]:
@@ -74,7 +77,7 @@ class Reporter(abc.ABC):
 
 
 def group_destinations(
-    flows: list[FlowSummary], verdict_of: Any, origin: float
+    flows: list[FlowSummary], verdict_of: Any, origin: float, gated: bool = False
 ) -> tuple[Destination, ...]:
     """One row per (name or address, port, transport), busiest first."""
     rows: dict[tuple[str, int, str], dict[str, Any]] = {}
@@ -119,6 +122,7 @@ def group_destinations(
                 row["n"],
                 row["first"] - origin,
                 row["process"],
+                blocked=gated and verdict != "allowed",
             )
         )
     return tuple(sorted(out, key=lambda d: (d.first_seen, d.host or "", d.port)))

@@ -13,6 +13,7 @@ class JsonReporter(Reporter):
             "schema": 1,
             "tool": {"name": "egressguard", "version": report.version},
             "mode": report.mode,
+            "enforcement": report.enforcement,
             "command": list(report.command) if report.command is not None else None,
             "capture": report.capture,
             "policy": report.policy,

@@ -100,6 +100,10 @@ class Outcome:
     def destination(self, host: str) -> dict[str, Any]:
         return next(d for d in self.report["destinations"] if d["host"] == host)
 
+    def destination_blocked(self, host: str) -> bool:
+        rows = [d for d in self.report["destinations"] if d["host"] == host]
+        return all(d["blocked"] for d in rows)
+
 
 def lab_env(lab: Lab) -> dict[str, str]:
     return {

@@ -120,31 +120,29 @@ def netns() -> Iterator[list[str]]:
         subprocess.run(["ip", "netns", "del", name], check=False, timeout=30)
 
 
-def test_no_capture_permission_refuses_to_run_the_command(tmp_path: Path, netns: list[str]) -> None:
+@pytest.mark.parametrize(
+    ("mode", "words"),
+    [
+        ("block", "block mode needs root to build its network sandbox"),
+        ("audit", "no permission to capture packets"),
+    ],
+)
+def test_without_privileges_the_command_never_runs(
+    tmp_path: Path, netns: list[str], mode: str, words: str
+) -> None:
     marker = tmp_path / "ran"
     tmp_path.chmod(0o777)
+    unprivileged = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    egressguard = [sys.executable, "-m", "egressguard", "run", "--mode", mode]
     proc = subprocess.run(
-        [
-            *netns,
-            "setpriv",
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            sys.executable,
-            "-m",
-            "egressguard",
-            "run",
-            "--",
-            "touch",
-            str(marker),
-        ],
+        [*netns, *unprivileged, *egressguard, "--", "touch", str(marker)],
         capture_output=True,
         text=True,
         timeout=60,
     )
     assert proc.returncode == 2
-    assert "no permission to capture packets" in proc.stderr and proc.stderr.count("\n") == 1
-    assert not marker.exists(), "block mode must not run the command unwatched"
+    assert words in proc.stderr and proc.stderr.count("\n") == 1
+    assert not marker.exists(), "the command must not run unwatched"
 
 
 @pytest.mark.parametrize(
@@ -153,12 +151,18 @@ def test_no_capture_permission_refuses_to_run_the_command(tmp_path: Path, netns:
         (["sh", "-c", "exit 7"], 7),
         (["sh", "-c", "kill -9 $$"], 137),
         (["/nonexistent/tool"], 127),
-        (["/etc/hostname"], 126),
+        (["{plain}"], 126),
     ],
 )
-def test_run_exit_statuses(command: list[str], status: int, netns: list[str]) -> None:
+def test_run_exit_statuses(
+    command: list[str], status: int, netns: list[str], tmp_path: Path
+) -> None:
+    plain = tmp_path / "not-executable"
+    plain.write_text("data\n")
+    plain.chmod(0o644)
+    argv = [part.format(plain=plain) for part in command]
     proc = subprocess.run(
-        [*netns, sys.executable, "-m", "egressguard", "run", "--quiet", "--", *command],
+        [*netns, sys.executable, "-m", "egressguard", "run", "--quiet", "--", *argv],
         capture_output=True,
         text=True,
         timeout=60,

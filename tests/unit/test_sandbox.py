@@ -1,0 +1,79 @@
+"""The block-mode sandbox: its firewall text, and nothing of it surviving a SIGKILL."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from egressguard.enforce.firewall import Door, ruleset
+
+
+def test_ruleset_redirects_tcp_and_drops_everything_else() -> None:
+    text = ruleset(Door("egressguard_42", "egl42h", "198.19.0.1", 40000))
+    assert 'iifname "egl42h" meta l4proto tcp redirect to :40000' in text
+    assert 'iifname "egl42h" ip daddr 198.19.0.1 udp dport 53 accept' in text
+    assert text.count('iifname "egl42h" counter drop') == 2  # input and forward
+    assert "table inet egressguard_42" in text
+
+
+def _wait_for(predicate: object, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.fixture
+def netns() -> Iterator[str]:
+    if os.geteuid() != 0 or subprocess.run(["which", "nft"], capture_output=True).returncode:
+        pytest.skip("needs root and nftables")
+    name = f"egs{os.getpid() % 100000}"
+    subprocess.run(["ip", "netns", "add", name], check=True, timeout=30)
+    try:
+        yield name
+    finally:
+        subprocess.run(["ip", "netns", "del", name], check=False, timeout=30)
+
+
+def test_sigkill_leaves_no_namespace_table_or_process(netns: str, tmp_path: Path) -> None:
+    marker = tmp_path / "started"
+    proc = subprocess.Popen(
+        ["ip", "netns", "exec", netns, sys.executable, "-m", "egressguard", "run", "--quiet",
+         "--", "sh", "-c", f"touch {marker}; exec sleep 60"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    sandbox = f"egl-{proc.pid}"
+    try:
+        assert _wait_for(marker.exists, 20), "the command never started in the sandbox"
+        assert sandbox in subprocess.run(["ip", "netns", "list"], capture_output=True,
+                                         text=True).stdout
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+
+        def clean() -> bool:
+            namespaces = subprocess.run(["ip", "netns", "list"], capture_output=True,
+                                        text=True).stdout
+            tables = subprocess.run(["ip", "netns", "exec", netns, "nft", "list", "tables"],
+                                    capture_output=True, text=True).stdout
+            links = subprocess.run(["ip", "-n", netns, "-o", "link"], capture_output=True,
+                                   text=True).stdout
+            sleeping = subprocess.run(["pgrep", "-f", "exec sleep 60|^sleep 60"],
+                                      capture_output=True, text=True).stdout
+            return (sandbox not in namespaces and "egressguard_" not in tables
+                    and f"egl{proc.pid}h" not in links and not sleeping
+                    and not Path(f"/etc/netns/{sandbox}").exists())
+
+        assert _wait_for(clean, 20), "the watchdog left part of the sandbox behind"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
