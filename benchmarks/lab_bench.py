@@ -19,23 +19,17 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.lab.certs import make_certs
 from tests.lab.conftest import BENIGN, lab_env, make_venv, pip_command
-from tests.lab.netlab import LOOKALIKE_IP, RAW_IP, TLS_NAMES, UNKNOWN_IP, Lab
-from tests.lab.packages import ATTACKS, attack_sdist, build_index, download_wheels, pth_wheel
+from tests.lab.netlab import LOOKALIKE_IP, RAW_IP, UNKNOWN_IP, Lab
+from tests.lab.packages import build_world
 
 REPO = Path(__file__).resolve().parents[1]
 EGRESSGUARD = [sys.executable, "-m", "egressguard"]
 
 
 def build_lab(root: Path) -> Lab:
-    ca, cert, key = make_certs(root / "tls", TLS_NAMES, [RAW_IP])
-    wheels = download_wheels(REPO / ".cache" / "lab-wheels")
-    dist = root / "dist"
-    dist.mkdir()
-    attacks = [attack_sdist(name, payload, dist) for name, payload in ATTACKS.items()]
-    build_index(root / "www", [*wheels, *attacks, pth_wheel(dist)])
-    return Lab(root, ca, cert, key, root / "www").start()
+    ca, cert, key, www = build_world(root, REPO / ".cache" / "lab-wheels")
+    return Lab(root, ca, cert, key, www).start()
 
 
 def timed(lab: Lab, argv: list[str], cwd: Path) -> tuple[float, int]:

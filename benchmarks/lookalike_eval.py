@@ -151,14 +151,7 @@ def main() -> None:
     rng = random.Random(args.seed)
     policy = load_policy()
     hosts = HostPolicy.from_policy(policy)
-    engine = LookalikeEngine(
-        policy.protected,
-        policy.brands,
-        policy.owned,
-        policy.allow,
-        policy.lure_words,
-        policy.abused_tlds,
-    )
+    engine = LookalikeEngine.from_policy(policy)
     domains = protected_domains(policy.allow, policy.protected)
     infra_hosts = sorted({h for h in policy.allow if not h.startswith("*")})
 

@@ -127,23 +127,13 @@ class HostPolicy:
 
     @classmethod
     def from_policy(cls, policy: Policy) -> HostPolicy:
-        def engine() -> LookalikeEngine:
-            return LookalikeEngine(
-                protected=policy.protected,
-                brands=policy.brands,
-                owned=policy.owned,
-                infrastructure=policy.allow,
-                lure_words=policy.lure_words,
-                abused_tlds=policy.abused_tlds,
-            )
-
         return cls(
             [
                 KnownBadRule(policy.known_bad),
                 DenyRule(policy.deny, policy.source),
                 AllowRule(policy.allow, policy.source),
                 LegitimateRule(policy.legitimate),
-                LookalikeRule(engine),
+                LookalikeRule(lambda: LookalikeEngine.from_policy(policy)),
                 UnlistedRule(),
             ]
         )

@@ -21,6 +21,7 @@ from pathlib import Path
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
+from egressguard.policy.loader import Policy
 from egressguard.policy.psl import split, suffix_list
 
 _VOWELS = set("aeiou")
@@ -144,6 +145,17 @@ class LookalikeEngine:
         self._lure_set = frozenset(self._lure_words)
         self._abused_tlds = frozenset(t.lower() for t in abused_tlds)
         self._tlds = _top_level_domains()
+
+    @classmethod
+    def from_policy(cls, policy: Policy) -> LookalikeEngine:
+        return cls(
+            protected=policy.protected,
+            brands=policy.brands,
+            owned=policy.owned,
+            infrastructure=policy.allow,
+            lure_words=policy.lure_words,
+            abused_tlds=policy.abused_tlds,
+        )
 
     def _index(
         self, normal: Callable[[str], str], protected: list[str], infrastructure: list[str]

@@ -25,7 +25,8 @@ def human_bytes(size: int) -> str:
 
 class ConsoleReporter(Reporter):
     def render(self, report: Report) -> str:
-        lines = [f"egressguard {report.mode}: {self._outcome(report)}"]
+        how = f" ({report.enforcement})" if report.mode == "block" else ""
+        lines = [f"egressguard {report.mode}{how}: {self._outcome(report)}"]
         if report.destinations:
             lines.append("destinations:")
             width = max(len(self._name(d.host, d.ips, d.port)) for d in report.destinations)
@@ -35,6 +36,7 @@ class ConsoleReporter(Reporter):
                     f"  {name:<{width}}  {_MARK.get(d.verdict, d.verdict):<10} "
                     f"{d.protocol:<5} out {human_bytes(d.bytes_out):>10}  "
                     f"in {human_bytes(d.bytes_in):>10}  x{d.connections}"
+                    + ("  blocked" if d.blocked else "")
                 )
         else:
             lines.append("destinations: none")

@@ -15,9 +15,8 @@ from typing import Any
 
 import pytest
 
-from tests.lab.certs import make_certs
-from tests.lab.netlab import RAW_IP, TLS_NAMES, Lab, sh
-from tests.lab.packages import ATTACKS, attack_sdist, build_index, download_wheels, pth_wheel
+from tests.lab.netlab import Lab, sh
+from tests.lab.packages import build_world
 
 REPO = Path(__file__).resolve().parents[2]
 BENIGN = [
@@ -50,13 +49,8 @@ def lab_assets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
             pytest.fail(reason)
         pytest.skip(reason)
     root = tmp_path_factory.mktemp("lab")
-    ca, cert, key = make_certs(root / "tls", TLS_NAMES, [RAW_IP])
-    wheels = download_wheels(REPO / ".cache" / "lab-wheels")
-    dist = root / "dist"
-    dist.mkdir()
-    attacks = [attack_sdist(name, payload, dist) for name, payload in ATTACKS.items()]
-    build_index(root / "www", [*wheels, *attacks, pth_wheel(dist)])
-    return {"root": root, "ca": ca, "cert": cert, "key": key, "www": root / "www"}
+    ca, cert, key, www = build_world(root, REPO / ".cache" / "lab-wheels")
+    return {"root": root, "ca": ca, "cert": cert, "key": key, "www": www}
 
 
 @pytest.fixture(scope="session")

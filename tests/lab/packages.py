@@ -199,3 +199,18 @@ def build_index(root: Path, files: list[Path]) -> None:
 def _project(filename: str) -> str:
     name = re.split(r"-\d", filename, maxsplit=1)[0]
     return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def build_world(root: Path, wheel_cache: Path) -> tuple[Path, Path, Path, Path]:
+    """Certificates and a package index with the real wheels and every attack package:
+    (ca certificate, server certificate, server key, web root)."""
+    from tests.lab.certs import make_certs
+    from tests.lab.netlab import TLS_NAMES
+
+    ca, cert, key = make_certs(root / "tls", TLS_NAMES, [RAW_IP])
+    wheels = download_wheels(wheel_cache)
+    dist = root / "dist"
+    dist.mkdir()
+    attacks = [attack_sdist(name, payload, dist) for name, payload in ATTACKS.items()]
+    build_index(root / "www", [*wheels, *attacks, pth_wheel(dist)])
+    return ca, cert, key, root / "www"

@@ -17,14 +17,7 @@ def hosts(policy: Policy) -> HostPolicy:
 
 @pytest.fixture(scope="module")
 def engine(policy: Policy) -> LookalikeEngine:
-    return LookalikeEngine(
-        policy.protected,
-        policy.brands,
-        policy.owned,
-        policy.allow,
-        policy.lure_words,
-        policy.abused_tlds,
-    )
+    return LookalikeEngine.from_policy(policy)
 
 
 # (host, protected name it imitates, technique)

@@ -47,30 +47,56 @@ def netns() -> Iterator[str]:
 def test_sigkill_leaves_no_namespace_table_or_process(netns: str, tmp_path: Path) -> None:
     marker = tmp_path / "started"
     proc = subprocess.Popen(
-        ["ip", "netns", "exec", netns, sys.executable, "-m", "egressguard", "run", "--quiet",
-         "--", "sh", "-c", f"touch {marker}; exec sleep 60"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            "ip",
+            "netns",
+            "exec",
+            netns,
+            sys.executable,
+            "-m",
+            "egressguard",
+            "run",
+            "--quiet",
+            "--",
+            "sh",
+            "-c",
+            f"touch {marker}; exec sleep 60",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     sandbox = f"egl-{proc.pid}"
     try:
         assert _wait_for(marker.exists, 20), "the command never started in the sandbox"
-        assert sandbox in subprocess.run(["ip", "netns", "list"], capture_output=True,
-                                         text=True).stdout
+        assert (
+            sandbox
+            in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+        )
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
 
         def clean() -> bool:
-            namespaces = subprocess.run(["ip", "netns", "list"], capture_output=True,
-                                        text=True).stdout
-            tables = subprocess.run(["ip", "netns", "exec", netns, "nft", "list", "tables"],
-                                    capture_output=True, text=True).stdout
-            links = subprocess.run(["ip", "-n", netns, "-o", "link"], capture_output=True,
-                                   text=True).stdout
-            sleeping = subprocess.run(["pgrep", "-f", "exec sleep 60|^sleep 60"],
-                                      capture_output=True, text=True).stdout
-            return (sandbox not in namespaces and "egressguard_" not in tables
-                    and f"egl{proc.pid}h" not in links and not sleeping
-                    and not Path(f"/etc/netns/{sandbox}").exists())
+            namespaces = subprocess.run(
+                ["ip", "netns", "list"], capture_output=True, text=True
+            ).stdout
+            tables = subprocess.run(
+                ["ip", "netns", "exec", netns, "nft", "list", "tables"],
+                capture_output=True,
+                text=True,
+            ).stdout
+            links = subprocess.run(
+                ["ip", "-n", netns, "-o", "link"], capture_output=True, text=True
+            ).stdout
+            sleeping = subprocess.run(
+                ["pgrep", "-f", "exec sleep 60|^sleep 60"], capture_output=True, text=True
+            ).stdout
+            return (
+                sandbox not in namespaces
+                and "egressguard_" not in tables
+                and f"egl{proc.pid}h" not in links
+                and not sleeping
+                and not Path(f"/etc/netns/{sandbox}").exists()
+            )
 
         assert _wait_for(clean, 20), "the watchdog left part of the sandbox behind"
     finally:
