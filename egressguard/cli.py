@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import NoReturn
@@ -13,9 +14,12 @@ from egressguard.errors import EgressguardError, UsageError
 from egressguard.exitcodes import ExitStatus
 from egressguard.policy.interface import HostVerdict
 from egressguard.policy.loader import Policy, find_policy_file, load_policy
+from egressguard.report.annotations import AnnotationReporter
 from egressguard.report.console import ConsoleReporter
-from egressguard.report.interface import Report
+from egressguard.report.interface import Report, Reporter
 from egressguard.report.json_report import JsonReporter
+from egressguard.report.markdown import MarkdownReporter
+from egressguard.report.sarif import SarifReporter
 
 
 class _Parser(argparse.ArgumentParser):
@@ -48,7 +52,13 @@ def _parser() -> argparse.ArgumentParser:
         "and kills (bytes already sent are gone)",
     )
     _policy_flags(run)
-    run.add_argument("--report", type=Path, metavar="FILE", help="write the JSON report here")
+    _output_flags(run)
+    run.add_argument(
+        "--events",
+        type=Path,
+        metavar="FILE",
+        help="append one JSON line per new destination and per finding, as they happen",
+    )
     run.add_argument(
         "--save-capture",
         type=Path,
@@ -62,7 +72,6 @@ def _parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="audit mode: how long to keep watching processes the command left running (default 5)",
     )
-    run.add_argument("--quiet", action="store_true", help="no summary on stderr")
     run.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- COMMAND ...")
 
     analyze = commands.add_parser("analyze", help="judge a recorded pcap or pcapng capture")
@@ -74,8 +83,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="IP",
         help="the capture's system resolver (default: the first one queried)",
     )
-    analyze.add_argument("--report", type=Path, metavar="FILE", help="write the JSON report here")
-    analyze.add_argument("--quiet", action="store_true", help="no summary on stderr")
+    _output_flags(analyze)
     analyze.add_argument("capture", type=Path)
 
     check = commands.add_parser("check", help="is this host a lookalike of infrastructure?")
@@ -109,17 +117,45 @@ def _policy(args: argparse.Namespace, resolvers: tuple[str, ...] = ()) -> Policy
 
 
 def _finish(report: Report, args: argparse.Namespace) -> int:
-    if args.report is not None:
-        try:
-            args.report.write_text(JsonReporter().render(report), encoding="utf-8")
-        except OSError as e:
-            sys.stderr.write(ConsoleReporter().render(report))
-            raise EgressguardError(
-                f"cannot write report {args.report}: {e.strerror}", "choose a writable path"
-            ) from e
+    """Every output the flags and the CI environment ask for; the console summary even when a
+    file cannot be written, so a result is never lost."""
     if not args.quiet:
         sys.stderr.write(ConsoleReporter().render(report))
+    if os.environ.get("GITHUB_ACTIONS") == "true":
+        sys.stdout.write(AnnotationReporter().render(report))
+    summary = args.summary or (
+        Path(os.environ["GITHUB_STEP_SUMMARY"]) if os.environ.get("GITHUB_STEP_SUMMARY") else None
+    )
+    outputs: list[tuple[Path | None, Reporter, str]] = [
+        (args.report, JsonReporter(), "w"),
+        (args.sarif, SarifReporter(str(args.policy or ".egressguard.yml")), "w"),
+        (summary, MarkdownReporter(), "a"),
+    ]
+    for path, reporter, how in outputs:
+        if path is None:
+            continue
+        try:
+            with path.open(how, encoding="utf-8") as handle:
+                handle.write(reporter.render(report))
+        except OSError as e:
+            raise EgressguardError(
+                f"cannot write {path}: {e.strerror}", "choose a writable path"
+            ) from e
     return report.exit_code
+
+
+def _output_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--report", type=Path, metavar="FILE", help="write the JSON report here")
+    parser.add_argument(
+        "--sarif", type=Path, metavar="FILE", help="write SARIF 2.1.0 for code scanning here"
+    )
+    parser.add_argument(
+        "--summary",
+        type=Path,
+        metavar="FILE",
+        help="append a Markdown summary here (default: $GITHUB_STEP_SUMMARY when set)",
+    )
+    parser.add_argument("--quiet", action="store_true", help="no summary on stderr")
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -138,6 +174,7 @@ def _run(args: argparse.Namespace) -> int:
         enforce=args.enforce,
         linger_s=args.linger,
         save_capture=args.save_capture,
+        events=args.events,
     )
     report = run(options, _policy(args), LiveSource, SocketOwners)
     return _finish(report, args)

