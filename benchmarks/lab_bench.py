@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.lab.conftest import BENIGN, lab_env, make_venv, pip_command
+from tests.lab.conftest import BENIGN, benign_requirements, lab_env, make_venv, pip_command
 from tests.lab.netlab import LOOKALIKE_IP, RAW_IP, UNKNOWN_IP, Lab
 from tests.lab.packages import build_world
 
@@ -45,7 +45,7 @@ def benign(lab: Lab, work: Path, reps: int) -> dict[str, float]:
     for rep in range(reps):
         for guarded in (False, True) if rep % 2 == 0 else (True, False):
             folder = Path(tempfile.mkdtemp(dir=work))
-            command = pip_command(make_venv(folder), BENIGN)
+            command = pip_command(make_venv(folder), benign_requirements(folder))
             report = folder / "report.json"
             if guarded:
                 command = [*EGRESSGUARD, "run", "--quiet", "--report", str(report), "--", *command]

@@ -11,14 +11,14 @@ import json
 import sys
 from pathlib import Path
 
-from tests.lab.conftest import BENIGN, guarded, lab_env
+from tests.lab.conftest import BENIGN, benign_requirements, guarded, lab_env
 from tests.lab.netlab import INDEX_IP, LOOKALIKE_IP, RAW_IP, UNKNOWN_IP, Lab
 
 KiB = 1024
 
 
 def test_benign_install_of_a_dozen_packages_raises_no_finding(lab: Lab, tmp_path: Path) -> None:
-    outcome = guarded(lab, tmp_path, BENIGN)
+    outcome = guarded(lab, tmp_path, benign_requirements(tmp_path))
     assert outcome.returncode == 0, outcome.stderr
     assert outcome.report["findings"] == []
     assert outcome.report["aborted"] is False
@@ -67,7 +67,7 @@ def test_large_upload_to_the_allowlisted_index(lab: Lab, tmp_path: Path) -> None
     finding = outcome.finding("large-upload")
     assert finding["host"] == "files.pythonhosted.org"
     assert finding["evidence"]["limit"] == 5 * 1024 * KiB
-    assert outcome.kinds() == {"large-upload"}, "the index itself stays allowed"
+    assert outcome.violations() == {"large-upload"}, "the index itself stays allowed"
     received = lab.uploads(host="files.pythonhosted.org", server=INDEX_IP)
     assert 4 * 1024 * KiB < received <= 5 * 1024 * KiB, "the relay stops at the limit"
 
@@ -119,7 +119,11 @@ def test_a_recorded_capture_replays_to_the_same_findings(lab: Lab, tmp_path: Pat
     replayed = json.loads(report.read_text())
 
     def judged(document: dict[str, object]) -> set[tuple[str, str]]:
-        return {(f["kind"], f["host"] or f["ip"]) for f in document["findings"]}  # type: ignore[index, union-attr]
+        """What the packets said: advisories about the command line are not in a capture."""
+        findings: list[dict[str, str]] = document["findings"]  # type: ignore[assignment]
+        return {
+            (f["kind"], f["host"] or f["ip"]) for f in findings if f["kind"] != "unpinned-install"
+        }
 
     assert judged(replayed) == judged(live.report)
     assert {(d["host"], d["verdict"]) for d in replayed["destinations"]} == {
@@ -143,3 +147,12 @@ def test_kill_only_enforcement_stops_a_lookalike_at_its_dns_query(lab: Lab, tmp_
     outcome = guarded(lab, tmp_path, ["egl-lookalike-post"], "--enforce", "kill")
     assert outcome.returncode == 3 and "typosquat" in outcome.kinds()
     assert lab.uploads(server=LOOKALIKE_IP) < 256 * KiB
+
+
+def test_an_install_without_hashes_gets_an_advisory_that_does_not_fail(
+    lab: Lab, tmp_path: Path
+) -> None:
+    outcome = guarded(lab, tmp_path, ["six"])
+    assert outcome.returncode == 0
+    (finding,) = outcome.report["findings"]
+    assert (finding["kind"], finding["severity"]) == ("unpinned-install", "low")
