@@ -12,6 +12,7 @@ from typing import NoReturn
 from egressguard import __version__
 from egressguard.errors import EgressguardError, UsageError
 from egressguard.exitcodes import ExitStatus
+from egressguard.policy.discovery import package_manager_hosts
 from egressguard.policy.interface import HostVerdict
 from egressguard.policy.loader import Policy, find_policy_file, load_policy
 from egressguard.report.annotations import AnnotationReporter
@@ -19,6 +20,7 @@ from egressguard.report.console import ConsoleReporter
 from egressguard.report.interface import Report, Reporter
 from egressguard.report.json_report import JsonReporter
 from egressguard.report.markdown import MarkdownReporter
+from egressguard.report.policy_writer import PolicyWriter
 from egressguard.report.sarif import SarifReporter
 
 
@@ -53,6 +55,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     _policy_flags(run)
     _output_flags(run)
+    run.add_argument(
+        "--write-policy",
+        type=Path,
+        metavar="FILE",
+        help="after the run, write the smallest policy that allows what it reached (never what "
+        "it flagged); use with --mode audit",
+    )
     run.add_argument(
         "--events",
         type=Path,
@@ -109,11 +118,17 @@ def _policy_flags(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _policy(args: argparse.Namespace, resolvers: tuple[str, ...] = ()) -> Policy:
+def _policy(
+    args: argparse.Namespace,
+    resolvers: tuple[str, ...] = (),
+    configured: tuple[tuple[str, str], ...] = (),
+) -> Policy:
     path = args.policy
     if path is not None and not path.is_file():
         raise UsageError(f"policy file not found: {path}", "check the --policy path")
-    return load_policy(path or find_policy_file(Path.cwd()), tuple(args.allow), resolvers)
+    return load_policy(
+        path or find_policy_file(Path.cwd()), tuple(args.allow), resolvers, configured
+    )
 
 
 def _finish(report: Report, args: argparse.Namespace) -> int:
@@ -130,6 +145,7 @@ def _finish(report: Report, args: argparse.Namespace) -> int:
         (args.report, JsonReporter(), "w"),
         (args.sarif, SarifReporter(str(args.policy or ".egressguard.yml")), "w"),
         (summary, MarkdownReporter(), "a"),
+        (getattr(args, "write_policy", None), PolicyWriter(), "w"),
     ]
     for path, reporter, how in outputs:
         if path is None:
@@ -176,8 +192,17 @@ def _run(args: argparse.Namespace) -> int:
         save_capture=args.save_capture,
         events=args.events,
     )
-    report = run(options, _policy(args), LiveSource, SocketOwners)
-    return _finish(report, args)
+    configured = package_manager_hosts(argv, dict(os.environ), Path.cwd(), _home())
+    policy = _policy(args, configured=tuple(configured))
+    return _finish(run(options, policy, LiveSource, SocketOwners), args)
+
+
+def _home() -> Path:
+    """The invoking user's home under sudo (where their pip.conf and .npmrc live)."""
+    from egressguard.enforce.process import invoking_user
+
+    run_as = invoking_user(dict(os.environ))
+    return Path(run_as.env["HOME"]) if run_as else Path.home()
 
 
 def _analyze(args: argparse.Namespace) -> int:

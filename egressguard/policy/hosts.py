@@ -49,6 +49,19 @@ class AllowRule(HostRule):
         return Verdict(host, HostVerdict.ALLOWED, f"allowed by {pattern} ({self._source})")
 
 
+class ConfiguredIndexRule(HostRule):
+    """Package indexes the command's own tools are configured to use (pip.conf, .npmrc, ...)."""
+
+    def __init__(self, configured: tuple[tuple[str, str], ...]) -> None:
+        self._where = dict(configured)
+
+    def evaluate(self, host: str) -> Verdict | None:
+        where = self._where.get(host)
+        if where is None:
+            return None
+        return Verdict(host, HostVerdict.ALLOWED, f"a package index configured in {where}")
+
+
 class LegitimateRule(HostRule):
     """Reviewed legitimate neighbours of protected names: never lookalikes, still not allowed."""
 
@@ -132,6 +145,7 @@ class HostPolicy:
                 KnownBadRule(policy.known_bad),
                 DenyRule(policy.deny, policy.source),
                 AllowRule(policy.allow, policy.source),
+                ConfiguredIndexRule(policy.configured),
                 LegitimateRule(policy.legitimate),
                 LookalikeRule(lambda: LookalikeEngine.from_policy(policy)),
                 UnlistedRule(),

@@ -50,6 +50,7 @@ class Policy:
     resolvers: tuple[str, ...] = ()
     limits: Limits = field(default_factory=Limits)
     source: str = "bundled rules"
+    configured: tuple[tuple[str, str], ...] = ()  # (host, where): indexes the tools are set to
 
 
 # libyaml's safe loader when PyYAML was built with it: the bundled rules load several times faster.
@@ -84,7 +85,10 @@ def find_policy_file(directory: Path) -> Path | None:
 
 
 def load_policy(
-    path: Path | None = None, extra_allow: tuple[str, ...] = (), resolvers: tuple[str, ...] = ()
+    path: Path | None = None,
+    extra_allow: tuple[str, ...] = (),
+    resolvers: tuple[str, ...] = (),
+    configured: tuple[tuple[str, str], ...] = (),
 ) -> Policy:
     """Bundled rules, extended or narrowed by the policy file at `path` and `--allow` patterns."""
     rules = bundled_rules()
@@ -122,6 +126,7 @@ def load_policy(
         resolvers=tuple(resolvers) or tuple(user.resolvers),
         limits=user.limits,
         source=str(path) if path else "bundled rules",
+        configured=configured,
     )
 
 

@@ -33,6 +33,7 @@ ZONES = {
     "models.litellm-ai.cloud": LOOKALIKE_IP,
     "scan.aquasecurtiy-cdn.org": LOOKALIKE_IP,
     "telemetry.example-unknown.net": UNKNOWN_IP,
+    "mirror.corp-pkgs.test": INDEX_IP,  # a company mirror: unlisted, legitimate
     "*.exfil-lab.net": UNKNOWN_IP,
 }
 TLS_NAMES = [name for name in ZONES if not name.startswith("*")]

@@ -213,4 +213,5 @@ def build_world(root: Path, wheel_cache: Path) -> tuple[Path, Path, Path, Path]:
     dist.mkdir()
     attacks = [attack_sdist(name, payload, dist) for name, payload in ATTACKS.items()]
     build_index(root / "www", [*wheels, *attacks, pth_wheel(dist)])
+    (root / "www" / "mirror.corp-pkgs.test").symlink_to("pypi.org")
     return ca, cert, key, root / "www"

