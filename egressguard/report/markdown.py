@@ -24,6 +24,8 @@ class MarkdownReporter(Reporter):
     def render(self, report: Report) -> str:
         lines = [f"## egressguard: {self._headline(report)}", ""]
         command = " ".join(report.command) if report.command else report.capture or ""
+        if len(command) > 200:
+            command = command[:199] + "…"
         lines += [f"`{_cell(command)}`", ""]
         if report.findings:
             lines += ["| Severity | Finding | Destination | What happened |", "|---|---|---|---|"]
