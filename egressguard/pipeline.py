@@ -60,14 +60,15 @@ class Monitor:
         if packet is None:
             return
         for event in self.table.update(packet):
-            for finding in self.judge.handle(event):
-                self.add(finding)
+            findings = self.judge.handle(event)
             if self._events is not None and isinstance(event, FlowOpened):
                 verdict, _ = self.judge.flow_verdict(event.key)
                 key = event.key
                 self._events.destination(
                     event.host, key.server, key.server_port, key.transport, verdict
                 )
+            for finding in findings:
+                self.add(finding)
 
     def add(self, finding: Finding) -> None:
         with self._lock:
