@@ -78,6 +78,7 @@ class FlowUpload:
     key: FlowKey
     bytes_out: int
     delta: int
+    cleartext: bytes = b""  # this segment's payload when the flow is not encrypted
 
 
 FlowEvent = DnsQuery | DnsResponse | FlowOpened | FlowIdentified | FlowUpload

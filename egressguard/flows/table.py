@@ -148,7 +148,8 @@ class FlowTable:
         if packet.payload and not flow.identified:
             events.append(self._identify(flow, packet))
         if delta:
-            events.append(FlowUpload(packet.ts, flow.key, flow.bytes_out, delta))
+            clear = packet.payload if flow.protocol not in ("tls", "quic") else b""
+            events.append(FlowUpload(packet.ts, flow.key, flow.bytes_out, delta, clear))
         return events
 
     def _find(self, packet: Packet) -> tuple[_Flow | None, bool]:

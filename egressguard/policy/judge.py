@@ -36,6 +36,8 @@ _SEVERITY = {
     "dns-exfil": Severity.HIGH,
     "dns-bypass": Severity.HIGH,
     "orphan-process": Severity.HIGH,
+    "metadata-access": Severity.HIGH,
+    "secret-in-cleartext": Severity.CRITICAL,
 }
 _HOST_FINDING = {
     HostVerdict.KNOWN_BAD: "known-bad",
@@ -80,6 +82,16 @@ class Judge:
         self._doh = HostSet.build(policy.doh_hosts)
         self._public_resolvers = set(policy.public_resolvers)
         self._bad_addresses = dict(policy.known_bad_addresses)
+        self._metadata_addresses = set(policy.metadata_addresses)
+        self._metadata_names = set(policy.metadata_names)
+        self._secret_patterns = [
+            (name, re.compile(pattern.encode())) for name, pattern in policy.secret_patterns
+        ]
+        # DNS names arrive lower-cased (the protocol ignores case), so match them that way too.
+        self._secret_patterns_nocase = [
+            (name, re.compile(pattern.encode(), re.IGNORECASE))
+            for name, pattern in policy.secret_patterns
+        ]
         self._host_limits = [(HostSet.build([p]), size) for p, size in policy.limits.hosts]
 
     # -- entry points ------------------------------------------------------------------------
@@ -133,7 +145,17 @@ class Judge:
     # -- DNS ---------------------------------------------------------------------------------
 
     def _query(self, event: DnsQuery) -> list[Finding]:
-        findings: list[Finding] = []
+        findings = self._secrets(
+            event.qname.encode(), event.qname, event.ts, None, self._secret_patterns_nocase
+        )
+        if event.qname in self._metadata_names:
+            findings += self.finding(
+                "metadata-access",
+                event.ts,
+                f"DNS query for the cloud metadata service {event.qname}",
+                host=event.qname,
+                dedupe="metadata",
+            )
         if not self.resolvers.is_system(event.resolver):
             findings += self.finding(
                 "dns-bypass",
@@ -209,7 +231,7 @@ class Judge:
         if key.server_port == 53:
             self._flows[key] = _FlowState(event.host, "allowed", "DNS to the system resolver")
             return []
-        findings: list[Finding] = []
+        findings: list[Finding] = self._metadata(key.server, event.ts, key)
         why_bad = self._bad_addresses.get(key.server)
         if why_bad:
             self._flows[key] = _FlowState(event.host, "known-bad", why_bad)
@@ -239,6 +261,40 @@ class Judge:
         verdict = self.hosts.judge(event.host)
         self._flows[key] = _FlowState(event.host, verdict.verdict.value, verdict.reason)
         return findings + self.host_finding(verdict, event.ts, key, via="dns")
+
+    def _metadata(self, address: str, ts: float, key: FlowKey) -> list[Finding]:
+        if address not in self._metadata_addresses:
+            return []
+        return self.finding(
+            "metadata-access",
+            ts,
+            f"connection to the cloud metadata service at {address}:{key.server_port}",
+            key=key,
+            dedupe="metadata",
+        )
+
+    def _secrets(
+        self,
+        data: bytes,
+        host: str,
+        ts: float,
+        key: FlowKey | None,
+        patterns: list[tuple[str, re.Pattern[bytes]]] | None = None,
+    ) -> list[Finding]:
+        """Credential shapes in cleartext leaving the step (never the secret itself)."""
+        findings: list[Finding] = []
+        for name, pattern in patterns or self._secret_patterns:
+            if pattern.search(data):
+                findings += self.finding(
+                    "secret-in-cleartext",
+                    ts,
+                    f"a {name} left the step in cleartext, to {host}",
+                    host=host,
+                    key=key,
+                    dedupe=f"{name}@{host}",
+                    pattern=name,
+                )
+        return findings
 
     def _direct_ip(self, event: FlowOpened) -> list[Finding]:
         key = event.key
@@ -292,6 +348,12 @@ class Judge:
     def _upload(self, event: FlowUpload) -> list[Finding]:
         state = self._flows.get(event.key)
         host = (state.host if state else None) or event.key.server
+        found = (
+            self._secrets(event.cleartext, host, event.ts, event.key) if (event.cleartext) else []
+        )
+        return found + self._volume(event, state, host)
+
+    def _volume(self, event: FlowUpload, state: _FlowState | None, host: str) -> list[Finding]:
         self._host_bytes[host] += event.delta
         total = self._host_bytes[host]
         allowed = state is not None and state.verdict == "allowed"

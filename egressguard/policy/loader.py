@@ -47,6 +47,9 @@ class Policy:
     legitimate: tuple[str, ...]
     doh_hosts: tuple[str, ...]
     public_resolvers: tuple[str, ...]
+    metadata_addresses: tuple[str, ...]
+    metadata_names: tuple[str, ...]
+    secret_patterns: tuple[tuple[str, str], ...]  # (name, regular expression)
     resolvers: tuple[str, ...] = ()
     limits: Limits = field(default_factory=Limits)
     source: str = "bundled rules"
@@ -63,7 +66,7 @@ _DNS_KEYS = {"resolvers", "max_label", "max_names_per_zone"}
 def bundled_rules() -> dict[str, Any]:
     """The YAML rule sets shipped inside the package (or beside it in a source checkout)."""
     loaded: dict[str, Any] = {}
-    for name in ("allowlist", "known-bad", "protected", "legitimate", "dns"):
+    for name in ("allowlist", "known-bad", "protected", "legitimate", "dns", "tripwires"):
         text = _rules_file(name).read_text(encoding="utf-8")
         loaded[name] = yaml.load(text, Loader=_FAST_LOADER)
     return loaded
@@ -123,6 +126,9 @@ def load_policy(
         legitimate=tuple(rules["legitimate"]["legitimate"]),
         doh_hosts=tuple(rules["dns"]["doh_hosts"]),
         public_resolvers=tuple(rules["dns"]["public_resolvers"]),
+        metadata_addresses=tuple(rules["tripwires"]["metadata_endpoints"]["addresses"]),
+        metadata_names=tuple(rules["tripwires"]["metadata_endpoints"]["names"]),
+        secret_patterns=tuple(rules["tripwires"]["secret_patterns"].items()),
         resolvers=tuple(resolvers) or tuple(user.resolvers),
         limits=user.limits,
         source=str(path) if path else "bundled rules",

@@ -20,6 +20,8 @@ _RULES = {
     "dns-bypass": "DNS sent around the system resolver",
     "orphan-process": "Processes left running after the step ended",
     "unpinned-install": "Dependencies installed without hash verification",
+    "metadata-access": "Cloud instance-metadata service contacted",
+    "secret-in-cleartext": "A credential left the step unencrypted",
 }
 
 

@@ -24,7 +24,8 @@ INDEX_IP = "198.18.1.10"  # pypi.org and files.pythonhosted.org
 LOOKALIKE_IP = "198.18.2.10"  # typosquats and lookalikes
 UNKNOWN_IP = "198.18.2.20"  # unlisted hosts
 RAW_IP = "198.18.3.30"  # reached by address only, no DNS name
-SERVICE_IPS = (INDEX_IP, LOOKALIKE_IP, UNKNOWN_IP, RAW_IP)
+METADATA_IP = "169.254.169.254"  # a lab server posing as the cloud metadata service
+SERVICE_IPS = (INDEX_IP, LOOKALIKE_IP, UNKNOWN_IP, RAW_IP, METADATA_IP)
 
 ZONES = {
     "pypi.org": INDEX_IP,

