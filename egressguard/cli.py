@@ -56,6 +56,12 @@ def _parser() -> argparse.ArgumentParser:
     _policy_flags(run)
     _output_flags(run)
     run.add_argument(
+        "--no-trigger",
+        action="store_true",
+        help="do not start interpreters whose .pth files the command changed (by default each "
+        "is started once, `python -c pass`, under watch)",
+    )
+    run.add_argument(
         "--write-policy",
         type=Path,
         metavar="FILE",
@@ -189,6 +195,7 @@ def _run(args: argparse.Namespace) -> int:
         mode=args.mode,
         enforce=args.enforce,
         linger_s=args.linger,
+        trigger=not args.no_trigger,
         save_capture=args.save_capture,
         events=args.events,
     )

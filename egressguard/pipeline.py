@@ -25,11 +25,13 @@ from egressguard.errors import CaptureError, EnforcementError
 from egressguard.exitcodes import ExitStatus
 from egressguard.flows.interface import Attributor, FlowOpened, ProcessInfo
 from egressguard.flows.table import FlowTable
+from egressguard.hostwatch import pth
 from egressguard.policy.advisories import unpinned_installs
 from egressguard.policy.interface import Finding, HostVerdict, Severity
 from egressguard.policy.judge import Judge, ResolverSet
 from egressguard.policy.loader import Policy
 from egressguard.policy.patterns import in_networks
+from egressguard.policy.pth import pth_findings
 from egressguard.report.events import EventLog
 from egressguard.report.interface import Report, group_destinations
 
@@ -158,6 +160,7 @@ class RunOptions:
     mode: str = "block"
     enforce: str = "gates"  # block mode: "gates" (sandbox, DNS gate, relay) or "kill" only
     linger_s: float = 5.0
+    trigger: bool = True  # start interpreters whose .pth files changed, once, under watch
     save_capture: Path | None = None
     events: Path | None = None
     env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
@@ -313,7 +316,8 @@ def run(
                 "cannot become a child subreaper, so escaped processes could not be killed",
                 "run on Linux 3.4 or newer, or use --mode audit",
             )
-        status = _supervise(tree, tree_box, monitor, source, abort, block, options.linger_s)
+        sites = _SiteWatch(tree.env, Path.cwd(), run_as, tree.launcher, options.trigger)
+        status = _supervise(tree, tree_box, monitor, source, abort, block, options.linger_s, sites)
     finally:
         if source is not None:
             _close(source)
@@ -344,6 +348,7 @@ def _supervise(
     abort: _Abort,
     block: bool,
     linger_s: float,
+    sites: _SiteWatch,
 ) -> int:
     watcher = threading.Thread(target=_watch, args=(monitor, source, abort), daemon=True)
     watcher.start()
@@ -355,10 +360,59 @@ def _supervise(
             tree.kill()  # the tree is already being killed: finish the job, nothing new to say
         else:
             _handle_orphans(tree, monitor, block, linger_s)
+        for trigger in sites.after_run(monitor):
+            if abort.finding is not None:
+                break
+            tree_box[:] = [trigger]
+            trigger.start()
+            trigger.wait(timeout=60)
+            _handle_orphans(trigger, monitor, block, linger_s)
     finally:
         source.stop()
         watcher.join(timeout=30)
     return status
+
+
+class _SiteWatch:
+    """.pth start-up hooks: snapshot before the run, report new executable ones after it, and
+    start each affected interpreter once under watch (`python -c pass`), so a payload that
+    waits for the next Python start fires while egressguard is still looking."""
+
+    def __init__(
+        self,
+        env: dict[str, str],
+        cwd: Path,
+        run_as: RunAs | None,
+        launcher: list[str] | None,
+        trigger: bool,
+    ) -> None:
+        self._env, self._cwd, self._run_as = env, cwd, run_as
+        self._launcher, self._trigger = launcher, trigger
+        self._home = Path(env.get("HOME") or Path.home())
+        self._before = pth.snapshot(pth.site_dirs(env, cwd, self._home))
+
+    def after_run(self, monitor: Monitor) -> list[ProcessTree]:
+        after = pth.snapshot(pth.site_dirs(self._env, self._cwd, self._home))
+        new = pth.changed(self._before, after)
+        for finding in pth_findings(new, time.time() - (monitor.judge.origin or time.time())):
+            monitor.add(finding)
+        if not self._trigger:
+            return []
+        pythons = {_interpreter(Path(p.path)) for p in new}
+        return [
+            ProcessTree([str(python), "-c", "pass"], self._env, self._run_as, self._launcher)
+            for python in sorted(p for p in pythons if p is not None)
+        ]
+
+
+def _interpreter(pth_path: Path) -> Path | None:
+    """.../PREFIX/lib/python3.X/site-packages/x.pth -> PREFIX/bin/python, if it exists."""
+    prefix = pth_path.parent.parent.parent.parent
+    for name in ("python", "python3"):
+        candidate = prefix / "bin" / name
+        if candidate.exists():
+            return candidate
+    return None
 
 
 def _watch(monitor: Monitor, source: PacketSource, abort: _Abort) -> None:

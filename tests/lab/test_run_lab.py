@@ -87,15 +87,40 @@ def test_pth_payload_that_double_forks_is_killed_in_block_mode(lab: Lab, tmp_pat
     assert lab.uploads(server=LOOKALIKE_IP) == 0
 
 
-def test_pth_payload_in_audit_mode_is_reported_not_stopped(lab: Lab, tmp_path: Path) -> None:
-    outcome = guarded(
-        lab, tmp_path, ["egl-pth"], "--mode", "audit", "--linger", "8", then="{python} -c pass"
-    )
+def test_pth_file_is_reported_and_fired_under_watch_in_audit_mode(lab: Lab, tmp_path: Path) -> None:
+    """Only pip install: egressguard itself starts the interpreter once after it (the
+    post-install trigger), so the payload that waits for the next Python start fires now."""
+    outcome = guarded(lab, tmp_path, ["egl-pth"], "--mode", "audit", "--linger", "8")
     assert outcome.returncode == 0, "audit mode keeps the command's own status"
     assert outcome.report["aborted"] is False
+    pth = outcome.finding("pth-exec")
+    assert pth["evidence"]["path"].endswith("site-packages/egl_pth_init.pth")
+    assert "subprocess.Popen" in pth["message"]
     assert {"typosquat", "large-upload"} <= outcome.kinds()
     assert outcome.finding("typosquat")["host"] == "models.litellm-ai.cloud"
-    assert lab.uploads(server=LOOKALIKE_IP) == 256 * KiB
+    assert lab.uploads(server=LOOKALIKE_IP) == 256 * KiB, "fired once, by the trigger"
+
+
+def test_pth_file_fails_block_mode_even_before_it_fires(lab: Lab, tmp_path: Path) -> None:
+    outcome = guarded(lab, tmp_path, ["egl-pth"], "--no-trigger")
+    assert outcome.returncode == 3
+    assert outcome.violations() == {"pth-exec"}
+    assert lab.uploads(server=LOOKALIKE_IP) == 0
+
+
+def test_benign_packaging_pth_files_are_not_findings(lab: Lab, tmp_path: Path) -> None:
+    """setuptools drops distutils-precedence.pth, an executable .pth of its own."""
+    outcome = guarded(lab, tmp_path, ["--require-hashes", "-r", str(_setuptools(tmp_path))])
+    assert outcome.returncode == 0, outcome.stderr
+    assert outcome.report["findings"] == []
+    assert list(outcome.venv.glob("lib/python*/site-packages/distutils-precedence.pth"))
+
+
+def _setuptools(folder: Path) -> Path:
+    wheels = Path(__file__).with_name("wheels.txt").read_text().splitlines()
+    requirements = folder / "setuptools.txt"
+    requirements.write_text(next(line for line in wheels if line.startswith("setuptools")) + "\n")
+    return requirements
 
 
 def test_a_recorded_capture_replays_to_the_same_findings(lab: Lab, tmp_path: Path) -> None:

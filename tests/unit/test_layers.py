@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "egressguard"
-ORDER = ["capture", "decode", "flows", "policy", "enforce", "report"]
+ORDER = ["hostwatch", "capture", "decode", "flows", "policy", "enforce", "report"]
 # enforce and report sit side by side at the right end: neither may import the other.
 ALLOWED = {layer: set(ORDER[: ORDER.index(layer) + 1]) for layer in ORDER}
 ALLOWED["report"] = ALLOWED["policy"] | {"report"}
