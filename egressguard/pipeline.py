@@ -25,7 +25,7 @@ from egressguard.errors import CaptureError, EnforcementError
 from egressguard.exitcodes import ExitStatus
 from egressguard.flows.interface import Attributor, FlowOpened, ProcessInfo
 from egressguard.flows.table import FlowTable
-from egressguard.hostwatch import pth
+from egressguard.hostwatch import persistence, pth
 from egressguard.policy.advisories import unpinned_installs
 from egressguard.policy.interface import Finding, HostVerdict, Severity
 from egressguard.policy.judge import Judge, ResolverSet
@@ -316,7 +316,7 @@ def run(
                 "cannot become a child subreaper, so escaped processes could not be killed",
                 "run on Linux 3.4 or newer, or use --mode audit",
             )
-        sites = _SiteWatch(tree.env, Path.cwd(), run_as, tree.launcher, options.trigger)
+        sites = _HostWatch(tree.env, Path.cwd(), run_as, tree.launcher, options.trigger)
         status = _supervise(tree, tree_box, monitor, source, abort, block, options.linger_s, sites)
     finally:
         if source is not None:
@@ -348,13 +348,15 @@ def _supervise(
     abort: _Abort,
     block: bool,
     linger_s: float,
-    sites: _SiteWatch,
+    sites: _HostWatch,
 ) -> int:
     watcher = threading.Thread(target=_watch, args=(monitor, source, abort), daemon=True)
     watcher.start()
+    storms = _StormWatch(tree_box, monitor)
     try:
         tree_box.append(tree)
         tree.start()
+        storms.start()
         status = _wait(tree, watcher, block)
         if abort.finding is not None:
             tree.kill()  # the tree is already being killed: finish the job, nothing new to say
@@ -368,15 +370,64 @@ def _supervise(
             trigger.wait(timeout=60)
             _handle_orphans(trigger, monitor, block, linger_s)
     finally:
+        storms.stop()
         source.stop()
         watcher.join(timeout=30)
     return status
 
 
-class _SiteWatch:
-    """.pth start-up hooks: snapshot before the run, report new executable ones after it, and
-    start each affected interpreter once under watch (`python -c pass`), so a payload that
-    waits for the next Python start fires while egressguard is still looking."""
+class _StormWatch(threading.Thread):
+    """Samples the command's process tree; far more processes, or far faster creation, than
+    an install needs is a `process-storm` (the litellm .pth's recursion froze machines)."""
+
+    def __init__(
+        self, tree_box: list[ProcessTree], monitor: Monitor, interval_s: float = 0.05
+    ) -> None:
+        super().__init__(daemon=True)
+        self._tree_box, self._monitor, self._interval = tree_box, monitor, interval_s
+        limits = monitor.judge.policy.limits
+        self._max_alive, self._max_rate = limits.processes, limits.process_rate
+        self._stopped = threading.Event()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self.join(timeout=5)
+
+    def run(self) -> None:
+        seen: set[int] = set()
+        births: list[float] = []
+        while not self._stopped.wait(self._interval):
+            alive = [e.pid for e in self._tree_box[-1].living()] if self._tree_box else []
+            now = time.monotonic()
+            births += [now] * len(set(alive) - seen)
+            seen.update(alive)
+            births = [t for t in births if now - t <= 1.0]
+            if len(alive) > self._max_alive or len(births) > self._max_rate:
+                self._monitor.add(
+                    Finding(
+                        "process-storm",
+                        Severity.HIGH,
+                        None,
+                        None,
+                        None,
+                        f"{len(alive)} processes alive, {len(births)} started in the last second "
+                        f"(limits {self._max_alive} and {self._max_rate}/s)",
+                        (
+                            ("alive", len(alive)),
+                            ("started_last_second", len(births)),
+                            ("detected_at", round(time.time(), 3)),
+                        ),
+                        time.time() - (self._monitor.judge.origin or time.time()),
+                    )
+                )
+                return
+
+
+class _HostWatch:
+    """Files that run later: .pth start-up hooks and persistence places, snapshot before the
+    run and compared after it. Each interpreter whose .pth files changed is then started once
+    under watch (`python -c pass`), so a payload waiting for the next Python start fires while
+    egressguard is still looking."""
 
     def __init__(
         self,
@@ -390,12 +441,19 @@ class _SiteWatch:
         self._launcher, self._trigger = launcher, trigger
         self._home = Path(env.get("HOME") or Path.home())
         self._before = pth.snapshot(pth.site_dirs(env, cwd, self._home))
+        self._persistence = persistence.snapshot(persistence.watched_paths(self._home))
 
     def after_run(self, monitor: Monitor) -> list[ProcessTree]:
         after = pth.snapshot(pth.site_dirs(self._env, self._cwd, self._home))
         new = pth.changed(self._before, after)
-        for finding in pth_findings(new, time.time() - (monitor.judge.origin or time.time())):
+        now = time.time() - (monitor.judge.origin or time.time())
+        for finding in pth_findings(new, now):
             monitor.add(finding)
+        touched = persistence.changes(
+            self._persistence, persistence.snapshot(persistence.watched_paths(self._home))
+        )
+        if touched:
+            monitor.add(_persistence_finding(touched, now))
         if not self._trigger:
             return []
         pythons = {_interpreter(Path(p.path)) for p in new}
@@ -403,6 +461,20 @@ class _SiteWatch:
             ProcessTree([str(python), "-c", "pass"], self._env, self._run_as, self._launcher)
             for python in sorted(p for p in pythons if p is not None)
         ]
+
+
+def _persistence_finding(touched: list[tuple[str, str]], ts: float) -> Finding:
+    listed = ", ".join(f"{path} ({how})" for path, how in touched[:5])
+    return Finding(
+        "persistence",
+        Severity.HIGH,
+        None,
+        None,
+        None,
+        f"the run {touched[0][1]} a file that runs later on this machine: {listed}",
+        (("files", [{"path": p, "change": how} for p, how in touched]),),
+        ts,
+    )
 
 
 def _interpreter(pth_path: Path) -> Path | None:

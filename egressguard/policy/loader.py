@@ -30,6 +30,8 @@ class Limits:
     hosts: tuple[tuple[str, int], ...] = ()  # per-host upload limits
     dns_label: int = 40  # a query label longer than this under an unlisted zone is suspect
     dns_names_per_zone: int = 30  # distinct names under one unlisted zone
+    processes: int = 512  # processes alive at once in the command's tree
+    process_rate: int = 500  # processes started within one second (a parallel build: fewer)
 
 
 @dataclass(frozen=True)

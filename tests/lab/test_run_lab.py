@@ -199,3 +199,26 @@ def test_a_key_in_cleartext_is_reported_in_audit_mode(lab: Lab, tmp_path: Path) 
     )
     assert "AKIAIOSFODNN7EXAMPLE" not in json.dumps(outcome.report), "the report names no secret"
     assert lab.uploads(server=UNKNOWN_IP) > 0, "audit mode let it through, as it says"
+
+
+def test_a_fork_storm_is_stopped(lab: Lab, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    outcome = guarded(lab, tmp_path, ["egl-storm"], env={"HOME": str(home)})
+    assert outcome.returncode == 3
+    storm = outcome.finding("process-storm")
+    started = float((home / "storm-started").read_text())
+    detected_after = storm["evidence"]["detected_at"] - started
+    assert 0 < detected_after < 5, f"detected {detected_after:.2f} s after the storm began"
+    assert storm["evidence"]["alive"] < 800, "stopped before the storm ran its course"
+
+
+def test_a_systemd_user_unit_written_by_setup_py_is_persistence(lab: Lab, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    outcome = guarded(lab, tmp_path, ["egl-persistence"], env={"HOME": str(home)})
+    assert outcome.returncode == 3
+    finding = outcome.finding("persistence")
+    assert finding["evidence"]["files"] == [
+        {"path": str(home / ".config/systemd/user/egl-sysmon.service"), "change": "created"}
+    ]

@@ -41,9 +41,11 @@ def test_packaging_hooks_are_benign_payloads_are_not(tmp_path: Path) -> None:
     site = _venv(tmp_path)
     (site / "distutils-precedence.pth").write_text(
         "import os; var = 'SETUPTOOLS_USE_DISTUTILS'; enabled = os.environ.get(var, 'local') "
-        "== 'local'; enabled and __import__('_distutils_hack').add_shim(); \n")
+        "== 'local'; enabled and __import__('_distutils_hack').add_shim(); \n"
+    )
     (site / "__editable__.demo-1.0.pth").write_text(
-        "import __editable___demo_1_0_finder; __editable___demo_1_0_finder.install('x')\n")
+        "import __editable___demo_1_0_finder; __editable___demo_1_0_finder.install('x')\n"
+    )
     (site / "_virtualenv.pth").write_text("import _virtualenv\n")
     (site / "litellm_init.pth").write_text(LITELLM_SHAPE)
     findings = pth_findings(changed({}, snapshot([site])), 1.5)
