@@ -19,6 +19,7 @@ from egressguard.capture.pcapfile import PcapFileSource, PcapRecorder
 from egressguard.decode.ip import decode_frame
 from egressguard.enforce.dnsgate import DnsGate, GateDecision
 from egressguard.enforce.process import ProcessTree, RunAs, invoking_user
+from egressguard.enforce.procs import describe, is_descendant
 from egressguard.enforce.relay import Admission, Relay
 from egressguard.enforce.sandbox import Sandbox
 from egressguard.errors import CaptureError, EnforcementError
@@ -26,7 +27,9 @@ from egressguard.exitcodes import ExitStatus
 from egressguard.flows.interface import Attributor, FlowOpened, ProcessInfo
 from egressguard.flows.table import FlowTable
 from egressguard.hostwatch import persistence, pth
+from egressguard.hostwatch.credentials import CredentialWatch
 from egressguard.policy.advisories import unpinned_installs
+from egressguard.policy.credentials import read_by_owner
 from egressguard.policy.interface import Finding, HostVerdict, Severity
 from egressguard.policy.judge import Judge, ResolverSet
 from egressguard.policy.loader import Policy
@@ -353,6 +356,7 @@ def _supervise(
     watcher = threading.Thread(target=_watch, args=(monitor, source, abort), daemon=True)
     watcher.start()
     storms = _StormWatch(tree_box, monitor)
+    sites.watch(monitor)
     try:
         tree_box.append(tree)
         tree.start()
@@ -371,6 +375,7 @@ def _supervise(
             _handle_orphans(trigger, monitor, block, linger_s)
     finally:
         storms.stop()
+        sites.credentials.stop()
         source.stop()
         watcher.join(timeout=30)
     return status
@@ -442,6 +447,29 @@ class _HostWatch:
         self._home = Path(env.get("HOME") or Path.home())
         self._before = pth.snapshot(pth.site_dirs(env, cwd, self._home))
         self._persistence = persistence.snapshot(persistence.watched_paths(self._home))
+        self._monitor: Monitor | None = None
+        self.credentials = CredentialWatch(self._home, cwd, self._opened)
+
+    def watch(self, monitor: Monitor) -> None:
+        self._monitor = monitor
+        self.credentials.start()
+
+    def _opened(self, path: str, pid: int) -> None:
+        monitor = self._monitor
+        if monitor is None or not is_descendant(pid, os.getpid()):
+            return
+        process = describe(pid)
+        if read_by_owner(path, str(self._home), process):
+            return
+        for finding in monitor.judge.finding(
+            "credential-read",
+            time.time(),
+            f"{os.path.basename(process.exe) or 'a process'} (pid {pid}) opened {path}",
+            dedupe=path,
+            path=path,
+            process={"pid": pid, "exe": process.exe, "cmdline": list(process.cmdline)},
+        ):
+            monitor.add(finding)
 
     def after_run(self, monitor: Monitor) -> list[ProcessTree]:
         after = pth.snapshot(pth.site_dirs(self._env, self._cwd, self._home))

@@ -55,6 +55,22 @@ def descendants(
     return found
 
 
+def is_descendant(pid: int, root: int) -> bool:
+    """Whether pid is below root in the process tree (walking parents, bounded)."""
+    for _ in range(256):
+        if pid == root:
+            return True
+        if pid <= 1:
+            return False
+        try:
+            with open(f"{_PROC}/{pid}/stat", "rb") as handle:
+                stat = handle.read().decode("ascii", "replace")
+        except OSError:
+            return False
+        pid = int(stat[stat.rfind(")") + 2 :].split()[1])
+    return False
+
+
 def describe(pid: int) -> ProcessInfo:
     try:
         exe = os.readlink(f"{_PROC}/{pid}/exe")

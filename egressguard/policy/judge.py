@@ -37,6 +37,7 @@ _SEVERITY = {
     "dns-bypass": Severity.HIGH,
     "orphan-process": Severity.HIGH,
     "metadata-access": Severity.HIGH,
+    "credential-read": Severity.HIGH,
     "secret-in-cleartext": Severity.CRITICAL,
 }
 _HOST_FINDING = {

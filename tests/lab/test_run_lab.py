@@ -222,3 +222,17 @@ def test_a_systemd_user_unit_written_by_setup_py_is_persistence(lab: Lab, tmp_pa
     assert finding["evidence"]["files"] == [
         {"path": str(home / ".config/systemd/user/egl-sysmon.service"), "change": "created"}
     ]
+
+
+def test_reading_cloud_credentials_is_reported_with_the_process(lab: Lab, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    (home / ".aws").mkdir(parents=True)
+    (home / ".aws" / "credentials").write_text("[default]\naws_access_key_id = AKIACANARY\n")
+    outcome = guarded(lab, tmp_path, ["egl-credential-read"], env={"HOME": str(home)})
+    assert outcome.returncode == 3
+    finding = outcome.finding("credential-read")
+    assert finding["evidence"]["path"] == str(home / ".aws" / "credentials")
+    assert "python" in finding["evidence"]["process"]["exe"]
+    assert any(
+        "setup.py" in part or "pip" in part for part in finding["evidence"]["process"]["cmdline"]
+    )
