@@ -101,6 +101,19 @@ def _parser() -> argparse.ArgumentParser:
     _output_flags(analyze)
     analyze.add_argument("capture", type=Path)
 
+    scan = commands.add_parser(
+        "scan", help="was this machine affected? .pth payloads, persistence, incident files"
+    )
+    scan.add_argument("--json", action="store_true", help="print findings as a JSON list")
+    scan.add_argument(
+        "--home",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="DIR",
+        help="home directory to scan (repeatable; default: /root and /home/*)",
+    )
+
     check = commands.add_parser("check", help="is this host a lookalike of infrastructure?")
     _policy_flags(check)
     check.add_argument("--json", action="store_true", help="print a JSON list")
@@ -240,7 +253,24 @@ def _check(args: argparse.Namespace) -> int:
     return ExitStatus.FOUND if flagged else ExitStatus.OK
 
 
-_COMMANDS = {"run": _run, "analyze": _analyze, "check": _check}
+def _scan(args: argparse.Namespace) -> int:
+    from egressguard.scan import homes, scan
+
+    for home in args.home:
+        if not home.is_dir():
+            raise UsageError(f"not a directory: {home}", "give an existing home directory")
+    policy = load_policy(None)
+    findings = scan(policy, args.home or homes(), dict(os.environ), Path.cwd())
+    if args.json:
+        print(json.dumps([f.as_json() for f in findings], indent=2))
+    else:
+        for f in findings:
+            print(f"[{f.severity.value}] {f.kind}: {f.message}")
+        print(f"{len(findings)} finding(s)" if findings else "nothing found")
+    return ExitStatus.FOUND if findings else ExitStatus.OK
+
+
+_COMMANDS = {"run": _run, "analyze": _analyze, "check": _check, "scan": _scan}
 
 
 def main(argv: list[str] | None = None) -> int:
