@@ -56,6 +56,12 @@ def _parser() -> argparse.ArgumentParser:
     _policy_flags(run)
     _output_flags(run)
     run.add_argument(
+        "--canaries",
+        action="store_true",
+        help="put fake, recognisable credentials (AWS, GitHub, npm) in the command's "
+        "environment where none are set, and flag any trace of them leaving",
+    )
+    run.add_argument(
         "--no-trigger",
         action="store_true",
         help="do not start interpreters whose .pth files the command changed (by default each "
@@ -209,6 +215,7 @@ def _run(args: argparse.Namespace) -> int:
         enforce=args.enforce,
         linger_s=args.linger,
         trigger=not args.no_trigger,
+        canaries=args.canaries,
         save_capture=args.save_capture,
         events=args.events,
     )

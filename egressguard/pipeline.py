@@ -29,6 +29,7 @@ from egressguard.flows.table import FlowTable
 from egressguard.hostwatch import persistence, pth
 from egressguard.hostwatch.credentials import CredentialWatch
 from egressguard.policy.advisories import unpinned_installs
+from egressguard.policy.canaries import canary_patterns, make_canaries
 from egressguard.policy.credentials import read_by_owner
 from egressguard.policy.interface import Finding, HostVerdict, Severity
 from egressguard.policy.judge import Judge, ResolverSet
@@ -166,6 +167,7 @@ class RunOptions:
     trigger: bool = True  # start interpreters whose .pth files changed, once, under watch
     save_capture: Path | None = None
     events: Path | None = None
+    canaries: bool = False  # put fake credentials in the command's environment and watch them
     env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
 
 
@@ -301,6 +303,12 @@ def run(
     monitor = Monitor(judge, table, on_violation, recorder, events)
     for advisory in unpinned_installs(options.argv):
         monitor.add(advisory)
+    if options.canaries:
+        fakes = {k: v for k, v in make_canaries().items() if k not in options.env}
+        options.env = {**options.env, **fakes}
+        if run_as is not None:
+            run_as.env.update(fakes)
+        judge.add_secret_patterns(canary_patterns(fakes))
     source: PacketSource | None = None
     try:
         if gated:

@@ -6,11 +6,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+# Package-managed trees (/lib/systemd, /usr/lib/systemd) are left out: apt installs of services
+# write there, and so do the enable-links into them, which are skipped for that reason.
+_PACKAGED = ("/lib/systemd/", "/usr/lib/systemd/")
 _SYSTEM = (
     "/etc/systemd/system",
     "/etc/systemd/user",
-    "/lib/systemd/system",
-    "/usr/lib/systemd/system",
     "/etc/cron.d",
     "/etc/cron.daily",
     "/etc/cron.hourly",
@@ -86,6 +87,8 @@ def changes(before: Snapshot, after: Snapshot) -> list[tuple[str, str]]:
 
 def _stat(path: Path, seen: Snapshot) -> None:
     try:
+        if path.is_symlink() and os.path.realpath(path).startswith(_PACKAGED):
+            return  # a package's unit enabled by its install, not a payload's
         info = path.stat()
     except OSError:
         return

@@ -46,15 +46,15 @@ def executable_lines(text: str) -> tuple[tuple[int, str], ...]:
 def site_dirs(env: dict[str, str], cwd: Path, home: Path) -> list[Path]:
     """Site directories of the interpreters a step can reach, found on disk (bounded)."""
     patterns = list(_SITE_GLOBS)
-    roots = [home / ".local", *(home / ".pyenv" / "versions").glob("*"), cwd]
+    # Interpreter prefixes: the user's, pyenv's, the active environments', and every PATH
+    # entry's parent (a venv on PATH); virtualenvs a little deeper under the working directory.
+    prefixes = [home / ".local", *(home / ".pyenv" / "versions").glob("*")]
     for variable in ("VIRTUAL_ENV", "CONDA_PREFIX"):
         if env.get(variable):
-            roots.append(Path(env[variable]))
-    for entry in env.get("PATH", "").split(os.pathsep):
-        if entry:
-            roots.append(Path(entry).parent)
-    for root in roots:
-        patterns += [str(root / relative) for relative in _RELATIVE_GLOBS]
+            prefixes.append(Path(env[variable]))
+    prefixes += [Path(entry).parent for entry in env.get("PATH", "").split(os.pathsep) if entry]
+    patterns += [str(prefix / _RELATIVE_GLOBS[0]) for prefix in dict.fromkeys(prefixes)]
+    patterns += [str(cwd / relative) for relative in _RELATIVE_GLOBS]
     found: dict[str, Path] = {}
     for pattern in patterns:
         for match in glob.glob(pattern):

