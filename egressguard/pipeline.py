@@ -76,6 +76,21 @@ class Monitor:
             for finding in findings:
                 self.add(finding)
 
+    def raise_finding(
+        self,
+        kind: str,
+        message: str,
+        host: str | None = None,
+        dedupe: str | None = None,
+        **evidence: object,
+    ) -> None:
+        """A finding from outside the packet path (the gates, the host watches), deduplicated
+        by the judge like every other."""
+        for finding in self.judge.finding(
+            kind, time.time(), message, host=host, key=None, dedupe=dedupe, **evidence
+        ):
+            self.add(finding)
+
     def add(self, finding: Finding) -> None:
         with self._lock:
             self.findings.append(finding)
@@ -216,17 +231,15 @@ class _Gatekeeper:
         return Admission(False, address, 0)
 
     def capped(self, host: str, sent: int, limit: int) -> None:
-        for finding in self.judge.finding(
+        self.monitor.raise_finding(
             "large-upload",
-            time.time(),
             f"upload to {host} stopped at its limit: {sent} of {limit} bytes let through",
             host=host,
             dedupe=host,
             bytes_out=sent,
             limit=limit,
             blocked=True,
-        ):
-            self.monitor.add(finding)
+        )
 
 
 @dataclass
@@ -469,15 +482,13 @@ class _HostWatch:
         process = describe(pid)
         if read_by_owner(path, str(self._home), process):
             return
-        for finding in monitor.judge.finding(
+        monitor.raise_finding(
             "credential-read",
-            time.time(),
             f"{os.path.basename(process.exe) or 'a process'} (pid {pid}) opened {path}",
             dedupe=path,
             path=path,
             process={"pid": pid, "exe": process.exe, "cmdline": list(process.cmdline)},
-        ):
-            monitor.add(finding)
+        )
 
     def after_run(self, monitor: Monitor) -> list[ProcessTree]:
         after = pth.snapshot(pth.site_dirs(self._env, self._cwd, self._home))
