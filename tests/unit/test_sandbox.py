@@ -75,7 +75,7 @@ def test_sigkill_leaves_no_namespace_table_or_process(netns: str, tmp_path: Path
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
 
-        def clean() -> bool:
+        def leftovers() -> list[str]:
             namespaces = subprocess.run(
                 ["ip", "netns", "list"], capture_output=True, text=True
             ).stdout
@@ -88,17 +88,18 @@ def test_sigkill_leaves_no_namespace_table_or_process(netns: str, tmp_path: Path
                 ["ip", "-n", netns, "-o", "link"], capture_output=True, text=True
             ).stdout
             sleeping = subprocess.run(
-                ["pgrep", "-f", "exec sleep 60|^sleep 60"], capture_output=True, text=True
+                ["pgrep", "-af", "^sleep 60"], capture_output=True, text=True
             ).stdout
-            return (
-                sandbox not in namespaces
-                and "egressguard_" not in tables
-                and f"egl{proc.pid}h" not in links
-                and not sleeping
-                and not Path(f"/etc/netns/{sandbox}").exists()
-            )
+            found = [
+                f"namespace {sandbox}" if sandbox in namespaces else "",
+                f"table {tables.strip()}" if "egressguard_" in tables else "",
+                f"link egl{proc.pid}h" if f"egl{proc.pid}h" in links else "",
+                f"process {sleeping.strip()}" if sleeping else "",
+                "/etc/netns folder" if Path(f"/etc/netns/{sandbox}").exists() else "",
+            ]
+            return [item for item in found if item]
 
-        assert _wait_for(clean, 20), "the watchdog left part of the sandbox behind"
+        assert _wait_for(lambda: not leftovers(), 30), f"left behind: {leftovers()}"
     finally:
         if proc.poll() is None:
             proc.kill()
