@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -407,7 +408,7 @@ class _StormWatch(threading.Thread):
     an install needs is a `process-storm` (the litellm .pth's recursion froze machines)."""
 
     def __init__(
-        self, tree_box: list[ProcessTree], monitor: Monitor, interval_s: float = 0.05
+        self, tree_box: list[ProcessTree], monitor: Monitor, interval_s: float = 0.1
     ) -> None:
         super().__init__(daemon=True)
         self._tree_box, self._monitor, self._interval = tree_box, monitor, interval_s
@@ -473,6 +474,8 @@ class _HostWatch:
 
     def watch(self, monitor: Monitor) -> None:
         self._monitor = monitor
+        if self.credentials.error:  # say so: a tripwire that is off must not look like quiet
+            sys.stderr.write(f"egressguard: warning: {self.credentials.error}\n")
         self.credentials.start()
 
     def _opened(self, path: str, pid: int) -> None:
