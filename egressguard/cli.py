@@ -288,6 +288,10 @@ def main(argv: list[str] | None = None) -> int:
     except EgressguardError as e:
         sys.stderr.write(f"egressguard: {e.one_line()}\n")
         return int(e.status)
+    except OSError as e:  # the system said no somewhere we did not expect: still one line
+        where = f" ({e.filename})" if e.filename else ""
+        sys.stderr.write(f"egressguard: {e.strerror or e}{where}: check permissions and paths\n")
+        return int(ExitStatus.USAGE)
     except KeyboardInterrupt:
         sys.stderr.write("egressguard: interrupted\n")
         return 130

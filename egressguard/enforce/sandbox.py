@@ -83,6 +83,13 @@ class Sandbox:
         try:
             box._start_watchdog()
             box._build(etc_hosts)
+        except OSError as e:
+            box.close()
+            raise EnforcementError(
+                f"cannot build the network sandbox: {e.strerror or e}",
+                "block mode needs root with write access to /etc/netns and /run/netns; "
+                "or use --mode audit",
+            ) from e
         except BaseException:
             box.close()
             raise
