@@ -46,6 +46,7 @@ def netns() -> Iterator[str]:
 
 def test_sigkill_leaves_no_namespace_table_or_process(netns: str, tmp_path: Path) -> None:
     marker = tmp_path / "started"
+    duration = 40000 + os.getpid() % 10000  # a sleep no other process on the machine runs
     proc = subprocess.Popen(
         [
             "ip",
@@ -60,7 +61,7 @@ def test_sigkill_leaves_no_namespace_table_or_process(netns: str, tmp_path: Path
             "--",
             "sh",
             "-c",
-            f"touch {marker}; exec sleep 60",
+            f"touch {marker}; exec sleep {duration}",
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -88,7 +89,7 @@ def test_sigkill_leaves_no_namespace_table_or_process(netns: str, tmp_path: Path
                 ["ip", "-n", netns, "-o", "link"], capture_output=True, text=True
             ).stdout
             sleeping = subprocess.run(
-                ["pgrep", "-af", "^sleep 60"], capture_output=True, text=True
+                ["pgrep", "-af", f"^sleep {duration}$"], capture_output=True, text=True
             ).stdout
             found = [
                 f"namespace {sandbox}" if sandbox in namespaces else "",
