@@ -205,7 +205,7 @@ class _Gatekeeper:
     def __init__(self, judge: Judge, monitor: Monitor, hosts_file: dict[str, str]) -> None:
         self.judge = judge
         self.monitor = monitor
-        self.names: dict[str, str] = {v: k for k, v in hosts_file.items()} | dict(hosts_file)
+        self.names: dict[str, str] = dict(hosts_file)  # address -> name, as DNS answers add
         self._lock = threading.Lock()
 
     def decide(self, name: str, qtype: str, client: str) -> GateDecision:

@@ -57,7 +57,5 @@ class QuicInitial:
     version: int
 
 
-TCP_FIN = 0x01
 TCP_SYN = 0x02
-TCP_RST = 0x04
 TCP_ACK = 0x10

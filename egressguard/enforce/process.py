@@ -107,11 +107,6 @@ class ProcessTree:
         self._proc: subprocess.Popen[bytes] | None = None
         self._foreign: set[int] = set()
 
-    @property
-    def pid(self) -> int:
-        assert self._proc is not None, "start() first"
-        return self._proc.pid
-
     def start(self) -> None:
         # Children we already had (a test harness's servers, say) are not the command's.
         self._foreign = {e.pid for e in descendants(os.getpid()) if e.ppid == os.getpid()}
@@ -136,10 +131,6 @@ class ProcessTree:
                 "check the command",
                 ExitStatus.NOT_EXECUTABLE,
             ) from e
-
-    def poll(self) -> int | None:
-        assert self._proc is not None
-        return self._proc.poll()
 
     def wait(self, timeout: float | None = None) -> int | None:
         assert self._proc is not None

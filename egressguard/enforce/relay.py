@@ -49,7 +49,6 @@ class Relay:
         self.port: int = self._listener.getsockname()[1]
         self._thread = threading.Thread(target=self._serve, daemon=True)
         self._ready = threading.Event()
-        self.refused = 0
 
     def start(self) -> None:
         self._thread.start()
@@ -59,9 +58,6 @@ class Relay:
         if self._loop.is_running():
             self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=10)
-
-    def sent_to(self, host: str) -> int:
-        return self._sent[host]
 
     def _serve(self) -> None:
         asyncio.set_event_loop(self._loop)
@@ -84,7 +80,6 @@ class Relay:
             return
         admission = self._admit(address, port)
         if not admission.allowed:
-            self.refused += 1
             _reset(writer)
             return
         try:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from egressguard.decode.dns import parse_dns, parse_dns_tcp
 from egressguard.decode.http import parse_http_request
@@ -43,7 +43,6 @@ class _Flow:
     packets: int = 0
     last_ts: float = 0.0
     client_isn: int | None = None
-    extra: dict[str, str] = field(default_factory=dict)
 
 
 class FlowTable:
@@ -200,7 +199,6 @@ class FlowTable:
                 flow.protocol, name, via = "tls", hello.sni, "sni"
             elif request is not None:
                 flow.protocol, name, via = "http", request.host, "http"
-                flow.extra["method"] = request.method
             elif looks_like_tls(payload):
                 flow.protocol, via = "tls", "dns"
             else:

@@ -344,7 +344,7 @@ class Judge:
         verdict = self.hosts.judge(event.host)
         if state.verdict == "direct-ip" and verdict.verdict == HostVerdict.ALLOWED:
             return []  # the address was unnamed, but the name it claims is allowed
-        if _rank(verdict.verdict.value) >= _rank(state.verdict):
+        if verdict_rank(verdict.verdict.value) >= verdict_rank(state.verdict):
             state.host, state.verdict, state.reason = (
                 event.host,
                 verdict.verdict.value,
@@ -413,7 +413,8 @@ class Judge:
 _RANKS = {"allowed": 0, "unlisted": 1, "direct-ip": 1, "typosquat": 2, "dns-bypass": 2}
 
 
-def _rank(verdict: str) -> int:
+def verdict_rank(verdict: str) -> int:
+    """How bad a destination verdict is: allowed < unlisted/direct-ip < lookalike < known-bad."""
     return _RANKS.get(verdict, 3)
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from egressguard.flows.interface import FlowSummary, ProcessInfo
 from egressguard.policy.interface import Finding
+from egressguard.policy.judge import verdict_rank
 
 
 @dataclass(frozen=True)
@@ -99,7 +100,7 @@ def group_destinations(
         )
         verdict, reason = verdict_of(flow.key)
         row["ips"].add(flow.key.server)
-        row["verdicts"].append((_RANK.get(verdict, 3), verdict, reason))
+        row["verdicts"].append((verdict_rank(verdict), verdict, reason))
         row["out"] += flow.bytes_out
         row["in"] += flow.bytes_in
         row["n"] += 1
@@ -126,6 +127,3 @@ def group_destinations(
             )
         )
     return tuple(sorted(out, key=lambda d: (d.first_seen, d.host or "", d.port)))
-
-
-_RANK = {"allowed": 0, "unlisted": 1, "direct-ip": 1, "typosquat": 2, "dns-bypass": 2}
