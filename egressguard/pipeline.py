@@ -13,15 +13,17 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from egressguard import __version__
 from egressguard.capture.interface import Frame, PacketSource
 from egressguard.capture.pcapfile import PcapFileSource, PcapRecorder
+from egressguard.decode import dns as dns_decode
 from egressguard.decode.ip import decode_frame
+from egressguard.enforce import dnsgate
 from egressguard.enforce.dnsgate import DnsGate, GateDecision
 from egressguard.enforce.process import ProcessTree, RunAs, invoking_user
 from egressguard.enforce.procs import describe, is_descendant
-from egressguard.enforce.relay import Admission, Relay
 from egressguard.enforce.sandbox import Sandbox
 from egressguard.errors import CaptureError, EnforcementError
 from egressguard.exitcodes import ExitStatus
@@ -39,6 +41,9 @@ from egressguard.policy.patterns import in_networks
 from egressguard.policy.pth import pth_findings
 from egressguard.report.events import EventLog
 from egressguard.report.interface import Report, group_destinations
+
+if TYPE_CHECKING:
+    from egressguard.enforce.relay import Admission, Relay
 
 
 class Monitor:
@@ -222,6 +227,8 @@ class _Gatekeeper:
                 self.names[address] = name
 
     def admit(self, address: str, port: int) -> Admission:
+        from egressguard.enforce.relay import Admission  # loaded with the relay already
+
         if port in (53, 853):
             return Admission(False, address, 0)
         name = self.names.get(address)
@@ -258,6 +265,8 @@ class _Doors:
 
 
 def _open_doors(judge: Judge, monitor: Monitor, hosts_file: dict[str, str]) -> _Doors:
+    from egressguard.enforce.relay import Relay  # asyncio: only block mode's gates need it
+
     sandbox = Sandbox.create(
         Path("/etc/hosts").read_text(encoding="utf-8", errors="replace")
         if Path("/etc/hosts").exists()
@@ -342,7 +351,9 @@ def run(
                 "run on Linux 3.4 or newer, or use --mode audit",
             )
         sites = _HostWatch(tree.env, Path.cwd(), run_as, tree.launcher, options.trigger)
-        status = _supervise(tree, tree_box, monitor, source, abort, block, options.linger_s, sites)
+        status = _supervise(
+            tree, tree_box, monitor, source, abort, block, options.linger_s, sites, gated
+        )
     finally:
         if source is not None:
             _close(source)
@@ -374,6 +385,7 @@ def _supervise(
     block: bool,
     linger_s: float,
     sites: _HostWatch,
+    gated: bool,
 ) -> int:
     watcher = threading.Thread(target=_watch, args=(monitor, source, abort), daemon=True)
     watcher.start()
@@ -382,8 +394,12 @@ def _supervise(
     try:
         tree_box.append(tree)
         tree.start()
+        ended = threading.Event()
+        warmer = threading.Thread(target=_warm_up, args=(monitor.judge, gated, ended), daemon=True)
+        warmer.start()
         storms.start()
         status = _wait(tree, watcher, block)
+        ended.set()
         if abort.finding is not None:
             tree.kill()  # the tree is already being killed: finish the job, nothing new to say
         else:
@@ -401,6 +417,21 @@ def _supervise(
         source.stop()
         watcher.join(timeout=30)
     return status
+
+
+WARM_UP_AFTER_S = 0.03
+
+
+def _warm_up(judge: Judge, gated: bool, ended: threading.Event) -> None:
+    """What the first DNS packet and the first unknown name will need, loaded while the command
+    starts rather than before it: dnspython and the lookalike engine. A command that is over
+    within WARM_UP_AFTER_S needs neither, and its report is not kept waiting for them."""
+    if ended.wait(WARM_UP_AFTER_S):
+        return
+    dns_decode.load()
+    if gated:
+        dnsgate.load()
+    judge.hosts.prepare()
 
 
 class _StormWatch(threading.Thread):

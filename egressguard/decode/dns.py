@@ -1,22 +1,36 @@
-"""DNS messages over UDP and TCP, parsed with dnspython into our own frozen values."""
+"""DNS messages over UDP and TCP, parsed with dnspython into our own frozen values.
+
+dnspython is imported on the first message, not with this module: a run that sees no DNS (or
+sees it only after the command has started) does not pay for it at start-up.
+"""
 
 from __future__ import annotations
 
-import dns.exception
-import dns.flags
-import dns.message
-import dns.name
-import dns.rdatatype
+from typing import TYPE_CHECKING
 
 from egressguard.decode.interface import DnsAnswer, DnsMessage
 
-_KEPT_TYPES = {dns.rdatatype.A: "A", dns.rdatatype.AAAA: "AAAA", dns.rdatatype.CNAME: "CNAME"}
+if TYPE_CHECKING:
+    import dns.name
+
+_KEPT_TYPES = {1: "A", 28: "AAAA", 5: "CNAME"}  # dns.rdatatype A, AAAA, CNAME
+
+
+def load() -> None:
+    """Import dnspython now (a warm-up thread calls this while the command starts)."""
+    import dns.message
+    import dns.rdatatype  # noqa: F401
 
 
 def parse_dns(payload: bytes) -> DnsMessage | None:
     """One DNS message from a UDP payload, or None when the bytes are not DNS."""
     if len(payload) < 12:
         return None
+    import dns.exception
+    import dns.flags
+    import dns.message
+    import dns.rdatatype
+
     try:
         message = dns.message.from_wire(payload, ignore_trailing=True, one_rr_per_rrset=True)
     except (dns.exception.DNSException, ValueError, IndexError, UnicodeError):

@@ -2,22 +2,22 @@
 resolver and their addresses opened in the relay before the answer is returned; other names get
 NXDOMAIN and never reach an upstream resolver, so lookalikes and DNS tunnels go nowhere.
 AAAA questions get an empty answer: the sandbox has no IPv6 route, so clients use IPv4.
+dnspython is imported by `load()` or the first query, not with this module.
 """
 
 from __future__ import annotations
 
+import os
+import select
 import socket
 import socketserver
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import dns.exception
-import dns.flags
-import dns.message
-import dns.query
-import dns.rcode
-import dns.rdatatype
+if TYPE_CHECKING:
+    import dns.message
 
 UPSTREAM_TIMEOUT_S = 4.0
 
@@ -32,6 +32,12 @@ class GateDecision:
 Decide = Callable[[str, str, str], GateDecision]
 # (query name, addresses of the answer) -> None; called before the client gets the answer
 Opened = Callable[[str, list[str]], None]
+
+
+def load() -> None:
+    """Import dnspython now (a warm-up thread calls this while the command starts)."""
+    import dns.message
+    import dns.query  # noqa: F401
 
 
 class DnsGate:
@@ -65,10 +71,9 @@ class DnsGate:
 
         self._udp = _ThreadingUDP((bind, 53), Udp)
         self._tcp = _ThreadingTCP((bind, 53), Tcp)
+        self._wake_read, self._wake_write = os.pipe()  # close() wakes both loops at once
         self._threads = [
-            threading.Thread(
-                target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-            )
+            threading.Thread(target=self._serve, args=(server,), daemon=True)
             for server in (self._udp, self._tcp)
         ]
 
@@ -77,15 +82,29 @@ class DnsGate:
             thread.start()
 
     def close(self) -> None:
-        stoppers = [threading.Thread(target=s.shutdown) for s in (self._udp, self._tcp)]
-        for stopper in stoppers:  # both at once: each waits out one poll interval
-            stopper.start()
-        for stopper in stoppers:
-            stopper.join(timeout=5)
+        os.write(self._wake_write, b"x")
+        for thread in self._threads:
+            if thread.is_alive():
+                thread.join(timeout=5)
         for server in (self._udp, self._tcp):
             server.server_close()
+        os.close(self._wake_read)
+        os.close(self._wake_write)
+
+    def _serve(self, server: socketserver.BaseServer) -> None:
+        """Requests until close(): sleeps in select, no polling interval to wait out."""
+        while True:
+            ready, _, _ = select.select([server.fileno(), self._wake_read], [], [])
+            if self._wake_read in ready:
+                return
+            server.handle_request()
 
     def answer(self, wire: bytes, client: str) -> bytes | None:
+        import dns.exception  # on the first query: the command is running by then
+        import dns.message
+        import dns.rcode
+        import dns.rdatatype
+
         try:
             query = dns.message.from_wire(wire)
         except (dns.exception.DNSException, ValueError):
@@ -118,6 +137,10 @@ class DnsGate:
         return upstream.to_wire()
 
     def _ask_upstream(self, query: dns.message.Message) -> dns.message.Message | None:
+        import dns.exception
+        import dns.flags
+        import dns.query
+
         for server in self.upstreams:
             try:
                 reply = dns.query.udp(query, server, timeout=UPSTREAM_TIMEOUT_S)
@@ -132,11 +155,13 @@ class DnsGate:
 class _ThreadingUDP(socketserver.ThreadingUDPServer):
     daemon_threads = True
     allow_reuse_address = True
+    timeout = 1.0  # handle_request() after select said ready: never blocks this long
 
 
 class _ThreadingTCP(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
+    timeout = 1.0
 
     def server_bind(self) -> None:
         self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

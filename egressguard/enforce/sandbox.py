@@ -10,6 +10,7 @@ namespace and table if egressguard is killed; stale tables of dead runs are remo
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
 import shutil
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from egressguard.enforce import firewall
+from egressguard.enforce.watchdog import CLEAN
 from egressguard.errors import EnforcementError
 
 NETNS_PREFIX = "egl-"
@@ -152,8 +154,12 @@ class Sandbox:
         teardown(self.netns, self.table)
         if self._watchdog is not None:
             assert self._watchdog.stdin is not None
-            self._watchdog.stdin.close()  # nothing left for it to remove; it exits
-            self._watchdog.wait(timeout=30)
+            with contextlib.suppress(OSError):  # a watchdog that died early: nothing to tell
+                self._watchdog.stdin.write(CLEAN)  # nothing left for it to remove: it exits
+            with contextlib.suppress(OSError):
+                self._watchdog.stdin.close()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._watchdog.wait(timeout=5)
             self._watchdog = None
 
 

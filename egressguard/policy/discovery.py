@@ -8,7 +8,6 @@ import configparser
 import os
 import re
 import shlex
-import tomllib
 from collections.abc import Iterable
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -117,6 +116,8 @@ def _pip_config_urls(path: Path) -> list[str]:
 
 
 def _toml_urls(path: Path) -> list[str]:
+    import tomllib  # only when a pyproject.toml or uv.toml is there to read
+
     try:
         document = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):

@@ -79,17 +79,25 @@ class LegitimateRule(HostRule):
 
 
 class LookalikeRule(HostRule):
-    """Scores names with the lookalike engine, which is built in the background.
+    """Scores names with the lookalike engine, built once: by `prepare()` in the background, or
+    by the first name that needs it.
 
     Building it (Public Suffix List, protected names) takes a large part of a cold start, and
-    most runs judge only allowlisted names; the first name that needs it waits for it.
+    most runs judge only allowlisted names, so `run` prepares it only once the command is
+    running; the first name that needs it waits for it.
     """
 
     def __init__(self, build: Callable[[], LookalikeEngine]) -> None:
         self._engine: LookalikeEngine | None = None
         self._error: BaseException | None = None
         self._builder = threading.Thread(target=self._build, args=(build,), daemon=True)
-        self._builder.start()
+        self._started = threading.Lock()
+
+    def prepare(self) -> None:
+        """Start building in the background (once)."""
+        with self._started:
+            if not self._builder.is_alive() and self._builder.ident is None:
+                self._builder.start()
 
     def _build(self, build: Callable[[], LookalikeEngine]) -> None:
         try:
@@ -99,6 +107,7 @@ class LookalikeRule(HostRule):
 
     def evaluate(self, host: str) -> Verdict | None:
         if self._engine is None:
+            self.prepare()
             self._builder.join()
             if self._error is not None:
                 raise self._error
@@ -151,6 +160,11 @@ class HostPolicy:
                 UnlistedRule(),
             ]
         )
+
+    def prepare(self) -> None:
+        """Build the lookalike engine in the background, before a name needs it."""
+        if self._lookalikes is not None:
+            self._lookalikes.prepare()
 
     def judge(self, host: str) -> Verdict:
         name = normalise_host(host)
