@@ -91,7 +91,7 @@ class DnsGate:
         os.close(self._wake_read)
         os.close(self._wake_write)
 
-    def _serve(self, server: socketserver.BaseServer) -> None:
+    def _serve(self, server: socketserver.UDPServer | socketserver.TCPServer) -> None:
         """Requests until close(): sleeps in select, no polling interval to wait out."""
         while True:
             ready, _, _ = select.select([server.fileno(), self._wake_read], [], [])
