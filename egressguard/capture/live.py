@@ -1,6 +1,7 @@
 """Live capture on every interface of the current network namespace through an AF_PACKET socket.
 
 libpcap is not needed: the socket sees whole frames, and the kernel tells us how many it dropped.
+A BPF filter in the kernel (capture/bpf.py) keeps bulk downloads and bare ACKs out of Python.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import struct
 import time
 from collections.abc import Iterator
 
+from egressguard.capture.bpf import PacketType, attach
 from egressguard.capture.interface import Frame, LinkType, PacketSource, SourceStats
 from egressguard.errors import CaptureError
 
@@ -34,9 +36,12 @@ class LiveSource(PacketSource):
     """
 
     def __init__(self, interface: str | None = None) -> None:
-        """Every interface of the namespace, or only `interface` (the sandbox's veth)."""
+        """Every interface of the namespace the command runs in (its uploads are frames this
+        namespace sends), or only `interface`: the host side of the sandbox's veth, where the
+        command's uploads arrive."""
         try:
             self._sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(_ETH_P_ALL))
+            attach(self._sock, PacketType.OUTGOING if interface is None else PacketType.HOST)
         except PermissionError as e:
             raise CaptureError(
                 "no permission to capture packets",

@@ -20,6 +20,7 @@ class Packet:
     payload: bytes  # transport payload as captured (may be cut short by the snap length)
     payload_len: int  # transport payload length the headers declare
     tcp_seq: int = 0
+    tcp_ack: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,5 +58,6 @@ class QuicInitial:
     version: int
 
 
+TCP_FIN = 0x01
 TCP_SYN = 0x02
 TCP_ACK = 0x10

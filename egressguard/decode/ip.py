@@ -90,7 +90,7 @@ def _transport(
     if transport == "tcp":
         if len(segment) < 20:
             return None
-        sport, dport, seq, offset_flags = struct.unpack("!HHI4xH", segment[:14])
+        sport, dport, seq, ack, offset_flags = struct.unpack("!HHIIH", segment[:14])
         data_offset = (offset_flags >> 12) * 4
         if data_offset < 20:
             return None
@@ -107,6 +107,7 @@ def _transport(
             payload,
             max(length - data_offset, 0),
             seq,
+            ack,
         )
     if transport == "udp":
         if len(segment) < 8:

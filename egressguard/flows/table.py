@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from egressguard.decode.dns import parse_dns, parse_dns_tcp
 from egressguard.decode.http import parse_http_request
-from egressguard.decode.interface import TCP_ACK, TCP_SYN, DnsMessage, Packet
+from egressguard.decode.interface import TCP_ACK, TCP_FIN, TCP_SYN, DnsMessage, Packet
 from egressguard.decode.quic import parse_quic_initial
 from egressguard.decode.tls import looks_like_tls, parse_client_hello
 from egressguard.flows.interface import (
@@ -43,6 +43,8 @@ class _Flow:
     packets: int = 0
     last_ts: float = 0.0
     client_isn: int | None = None
+    server_isn: int | None = None
+    server_fin: int | None = None  # bytes before the server's FIN: acks past it are not data
 
 
 class FlowTable:
@@ -139,10 +141,12 @@ class FlowTable:
         flow.packets += 1
         flow.last_ts = packet.ts
         if not outbound:
-            flow.bytes_in += packet.payload_len
+            self._count_in(flow, packet)
             return events
         if packet.transport == "tcp" and packet.tcp_flags & TCP_SYN:
             flow.client_isn = _seq(packet)
+        if packet.transport == "tcp" and packet.tcp_flags & TCP_ACK:
+            self._count_acked(flow, packet)
         delta = self._count_out(flow, packet)
         if packet.payload and not flow.identified:
             events.append(self._identify(flow, packet))
@@ -175,6 +179,34 @@ class FlowTable:
         flow = _Flow(key, packet.ts, host, host is not None, process, "dns" if host else None)
         self._flows[key] = flow
         return flow, outbound
+
+    @staticmethod
+    def _count_in(flow: _Flow, packet: Packet) -> None:
+        """Bytes received, from sequence numbers: a live capture's kernel filter leaves out the
+        server's data segments, and the server's FIN (or the client's acks) still says how far
+        the data went."""
+        if packet.transport != "tcp":
+            flow.bytes_in += packet.payload_len
+            return
+        if packet.tcp_flags & TCP_SYN:
+            flow.server_isn = packet.tcp_seq
+            return
+        if flow.server_isn is None:  # joined mid-connection: count what is seen
+            flow.bytes_in += packet.payload_len
+            return
+        end = (packet.tcp_seq - flow.server_isn - 1) % (1 << 32) + packet.payload_len
+        if packet.tcp_flags & TCP_FIN:
+            flow.server_fin = end
+        flow.bytes_in = max(flow.bytes_in, end)
+
+    @staticmethod
+    def _count_acked(flow: _Flow, packet: Packet) -> None:
+        if flow.server_isn is None:
+            return
+        acked = (packet.tcp_ack - flow.server_isn - 1) % (1 << 32)
+        if flow.server_fin is not None:
+            acked = min(acked, flow.server_fin)
+        flow.bytes_in = max(flow.bytes_in, acked)
 
     def _count_out(self, flow: _Flow, packet: Packet) -> int:
         if packet.payload_len == 0:

@@ -1,8 +1,9 @@
 """The lab's web: a PEP 503 index posing as pypi.org / files.pythonhosted.org, and upload sinks.
 
 Listens with TLS on :443 and in cleartext on :80 and :8080 of every lab address. GET serves
-files by Host; POST and PUT read the body and log exactly how many bytes arrived, even when
-the client is killed half-way. Run: python web_server.py ROOT CERT KEY LOG.jsonl
+files by Host (and GET /stream/N streams N bytes, for downloads larger than memory); POST and
+PUT read the body and log exactly how many bytes arrived, even when the client is killed
+half-way. Run: python web_server.py ROOT CERT KEY LOG.jsonl
 """
 
 from __future__ import annotations
@@ -34,6 +35,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         return (self.headers.get("Host") or "").split(":")[0].lower()
 
     def do_GET(self) -> None:
+        if self.path.startswith("/stream/"):
+            self._stream(int(self.path.removeprefix("/stream/")))
+            return
         path = os.path.normpath(self.path.split("?")[0]).lstrip("/")
         target = os.path.join(ROOT, self._host(), path)
         if os.path.isdir(target):
@@ -57,6 +61,28 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 "path": self.path,
                 "server": self.connection.getsockname()[0],
                 "bytes": 0,
+            }
+        )
+
+    def _stream(self, size: int) -> None:
+        self.send_response(200)
+        self.send_header("Content-Length", str(size))
+        self.send_header("Content-Type", "application/octet-stream")
+        self.end_headers()
+        chunk = bytes(1 << 20)
+        sent = 0
+        while sent < size:
+            part = chunk[: min(len(chunk), size - sent)]
+            self.wfile.write(part)
+            sent += len(part)
+        record(
+            {
+                "method": "GET",
+                "host": self._host(),
+                "path": self.path,
+                "server": self.connection.getsockname()[0],
+                "bytes": 0,
+                "sent": sent,
             }
         )
 
