@@ -318,9 +318,8 @@ def run(
     doors: _Doors | None = None
     resolvers = system_resolvers()
     judge = Judge(policy, resolvers, origin=time.time())
-    table = FlowTable(
-        attributor=attributor_for(os.getpid()) if attributor_for else None, hosts=hosts_file
-    )
+    attributor = attributor_for(os.getpid()) if attributor_for else None
+    table = FlowTable(attributor=attributor, hosts=hosts_file)
     recorder = PcapRecorder(options.save_capture) if options.save_capture else None
     events = EventLog(options.events) if options.events else None
     monitor = Monitor(judge, table, on_violation, recorder, events)
@@ -357,6 +356,8 @@ def run(
     finally:
         if source is not None:
             _close(source)
+        if attributor is not None:
+            _close(attributor)
         if recorder is not None:
             recorder.close()
         if doors is not None:
@@ -367,6 +368,12 @@ def run(
         raise EnforcementError(
             f"packet capture stopped during the run ({abort.error})",
             "the command was killed, since it could no longer be watched",
+        )
+    if abort.error is not None:  # audit: the command ran its course; the gap must show
+        monitor.raise_finding(
+            "capture-incomplete",
+            f"packet capture stopped before the end of the run ({abort.error}): "
+            "connections after that point are missing from this report",
         )
     assert source is not None
     return _run_report(options, policy, monitor, source, abort, status, started, clock, gated)
@@ -415,8 +422,16 @@ def _supervise(
         storms.stop()
         sites.credentials.stop()
         source.stop()
-        watcher.join(timeout=30)
+        watcher.join(timeout=CATCH_UP_S)
+        if watcher.is_alive() and abort.error is None:
+            abort.error = CaptureError(
+                f"the capture had not caught up {CATCH_UP_S:.0f} s after the command ended",
+                "the report misses the packets still queued",
+            )
     return status
+
+
+CATCH_UP_S = 60.0  # packets queued in the kernel when the command ends are read within this
 
 
 WARM_UP_AFTER_S = 0.03
@@ -615,8 +630,8 @@ def _orphan_finding(left: list[ProcessInfo], killed: bool, origin: float | None)
     )
 
 
-def _close(source: PacketSource) -> None:
-    close = getattr(source, "close", None)
+def _close(resource: object) -> None:
+    close = getattr(resource, "close", None)
     if close is not None:
         close()
 

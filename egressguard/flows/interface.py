@@ -24,8 +24,8 @@ class ProcessInfo:
     cmdline: tuple[str, ...]
 
 
-# Finds which process owns a connection: (transport, local address, local port) -> process.
-Attributor = Callable[[str, str, int], ProcessInfo | None]
+# Finds which process owns a connection (its client side) -> process.
+Attributor = Callable[[FlowKey], ProcessInfo | None]
 
 
 @dataclass(frozen=True, slots=True)

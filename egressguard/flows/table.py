@@ -171,11 +171,7 @@ class FlowTable:
         else:
             key = FlowKey(packet.transport, packet.dst, packet.dport, packet.src, packet.sport)
         host = self._names.get(key.server)
-        process = (
-            self._attributor(key.transport, key.client, key.client_port)
-            if (self._attributor)
-            else None
-        )
+        process = self._attributor(key) if self._attributor else None
         flow = _Flow(key, packet.ts, host, host is not None, process, "dns" if host else None)
         self._flows[key] = flow
         return flow, outbound

@@ -39,6 +39,7 @@ _SEVERITY = {
     "metadata-access": Severity.HIGH,
     "credential-read": Severity.HIGH,
     "secret-in-cleartext": Severity.CRITICAL,
+    "capture-incomplete": Severity.HIGH,  # what was not seen cannot be vouched for
 }
 _HOST_FINDING = {
     HostVerdict.KNOWN_BAD: "known-bad",
