@@ -161,16 +161,21 @@ def load(lab: Lab, work: Path, megabytes: int) -> list[dict[str, object]]:
         before = _frames(lab)
         seconds, status = timed(lab, argv, folder)
         frames = _frames(lab) - before
-        sent = sum(int(str(r.get("sent", 0))) for r in lab.requests())
+        # What the server finished sending; a run killed half-way: what egressguard counted.
+        received = sum(int(str(r.get("sent", 0))) for r in lab.requests())
+        document = json.loads(report.read_text()) if flags is not None else {}
+        if flags is not None and not received:
+            rows_in = [d["bytes_in"] for d in document["destinations"] if d["host"] == "pypi.org"]
+            received = sum(rows_in)
         row: dict[str, object] = {
             "run": label,
             "exit": status,
-            "MB/s": f"{sent / seconds / 1e6:.0f}",
-            "downloaded MB": f"{sent / 1e6:.0f}",
+            "seconds": f"{seconds:.2f}",
+            "MB/s": f"{received / seconds / 1e6:.0f}",
+            "received MB": f"{received / 1e6:.0f}",
             "frames": frames,
         }
         if flags is not None:
-            document = json.loads(report.read_text())
             kinds = {f["kind"] for f in document["findings"]}
             row["seen"] = document["stats"]["packets"]
             row["dropped"] = document["stats"]["dropped"]

@@ -20,7 +20,6 @@ from egressguard.capture.interface import Frame, PacketSource
 from egressguard.capture.pcapfile import PcapFileSource, PcapRecorder
 from egressguard.decode import dns as dns_decode
 from egressguard.decode.ip import decode_frame
-from egressguard.enforce import dnsgate
 from egressguard.enforce.dnsgate import DnsGate, GateDecision
 from egressguard.enforce.process import ProcessTree, RunAs, invoking_user
 from egressguard.enforce.procs import describe, is_descendant
@@ -354,8 +353,10 @@ def run(
             tree, tree_box, monitor, source, abort, block, options.linger_s, sites, gated
         )
     finally:
-        if source is not None:
-            _close(source)
+        # Closing a packet socket waits out an RCU grace period (10-20 ms): in parallel with
+        # the sandbox's teardown, which waits on subprocesses.
+        closer = threading.Thread(target=_close, args=(source,))
+        closer.start()
         if attributor is not None:
             _close(attributor)
         if recorder is not None:
@@ -364,6 +365,7 @@ def run(
             doors.close()
         if events is not None:
             events.close()
+        closer.join()
     if abort.error is not None and block:
         raise EnforcementError(
             f"packet capture stopped during the run ({abort.error})",
@@ -443,9 +445,7 @@ def _warm_up(judge: Judge, gated: bool, ended: threading.Event) -> None:
     within WARM_UP_AFTER_S needs neither, and its report is not kept waiting for them."""
     if ended.wait(WARM_UP_AFTER_S):
         return
-    dns_decode.load()
-    if gated:
-        dnsgate.load()
+    dns_decode.load(query=gated)  # the gate forwards queries with dns.query
     judge.hosts.prepare()
 
 

@@ -39,8 +39,12 @@ class LiveSource(PacketSource):
         """Every interface of the namespace the command runs in (its uploads are frames this
         namespace sends), or only `interface`: the host side of the sandbox's veth, where the
         command's uploads arrive."""
+        # Bound to one interface, the socket starts with protocol 0 and takes ETH_P_ALL at
+        # bind(): the kernel then hooks it once, not twice (each unhook waits for an RCU grace
+        # period, about 10 ms).
+        protocol = socket.htons(_ETH_P_ALL) if interface is None else 0
         try:
-            self._sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(_ETH_P_ALL))
+            self._sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, protocol)
             attach(self._sock, PacketType.OUTGOING if interface is None else PacketType.HOST)
         except PermissionError as e:
             raise CaptureError(
@@ -54,7 +58,7 @@ class LiveSource(PacketSource):
             ) from e
         if interface is not None:
             try:
-                self._sock.bind((interface, _ETH_P_ALL))
+                self._sock.bind((interface, _ETH_P_ALL))  # CPython converts to network order
             except OSError as e:
                 self._sock.close()
                 raise CaptureError(

@@ -6,6 +6,7 @@ sees it only after the command has started) does not pay for it at start-up.
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING
 
 from egressguard.decode.interface import DnsAnswer, DnsMessage
@@ -14,18 +15,30 @@ if TYPE_CHECKING:
     import dns.name
 
 _KEPT_TYPES = {1: "A", 28: "AAAA", 5: "CNAME"}  # dns.rdatatype A, AAAA, CNAME
+_IMPORTING = threading.Lock()
 
 
-def load() -> None:
-    """Import dnspython now (a warm-up thread calls this while the command starts)."""
-    import dns.message
-    import dns.rdatatype  # noqa: F401
+def load(query: bool = False) -> None:
+    """Import dnspython (and its query module), one thread at a time: the warm-up thread, the
+    capture thread and the DNS gate may all ask at once, and threads importing parts of a
+    package with import cycles can otherwise meet each other's half-built modules."""
+    with _IMPORTING:
+        import dns.exception
+        import dns.flags
+        import dns.message
+        import dns.name
+        import dns.rcode
+        import dns.rdatatype
+
+        if query:
+            import dns.query  # noqa: F401
 
 
 def parse_dns(payload: bytes) -> DnsMessage | None:
     """One DNS message from a UDP payload, or None when the bytes are not DNS."""
     if len(payload) < 12:
         return None
+    load()
     import dns.exception
     import dns.flags
     import dns.message

@@ -2,7 +2,7 @@
 resolver and their addresses opened in the relay before the answer is returned; other names get
 NXDOMAIN and never reach an upstream resolver, so lookalikes and DNS tunnels go nowhere.
 AAAA questions get an empty answer: the sandbox has no IPv6 route, so clients use IPv4.
-dnspython is imported by `load()` or the first query, not with this module.
+dnspython is imported by the first query (or the run's warm-up), not with this module.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from egressguard.decode.dns import load as load_dnspython
 
 if TYPE_CHECKING:
     import dns.message
@@ -32,12 +34,6 @@ class GateDecision:
 Decide = Callable[[str, str, str], GateDecision]
 # (query name, addresses of the answer) -> None; called before the client gets the answer
 Opened = Callable[[str, list[str]], None]
-
-
-def load() -> None:
-    """Import dnspython now (a warm-up thread calls this while the command starts)."""
-    import dns.message
-    import dns.query  # noqa: F401
 
 
 class DnsGate:
@@ -100,7 +96,8 @@ class DnsGate:
             server.handle_request()
 
     def answer(self, wire: bytes, client: str) -> bytes | None:
-        import dns.exception  # on the first query: the command is running by then
+        load_dnspython(query=True)  # on the first query: the command is running by then
+        import dns.exception
         import dns.message
         import dns.rcode
         import dns.rdatatype

@@ -92,28 +92,32 @@ class SocketOwners:
     """Finds the process in a tree that owns the client side of a connection.
 
     The socket's inode comes from an exact sock_diag lookup by its four addresses and ports
-    (one netlink round trip, in the command's network namespace), or, for UDP and where
-    netlink is refused, from /proc/PID/net; then the tree's open files name its owner.
+    (one netlink round trip per network namespace the tree spans: the sandbox's, and the one
+    egressguard started in), or, for UDP and where netlink is refused, from /proc/PID/net;
+    then the tree's open files name its owner.
     """
 
     def __init__(self, root: int) -> None:
         self.root = root
         self._tree: list[int] = []
+        self._spaces: list[int] = []  # one pid per network namespace, newest process first
         self._tree_at = 0.0
         self._diag = SockDiag()
 
     def __call__(self, key: FlowKey) -> ProcessInfo | None:
-        pids = self._pids()
-        # The command's network namespace (the sandbox's, once the command runs).
-        inside = pids[-1] if len(pids) > 1 else self.root
-        if key.transport == "tcp" and self._diag.answers(inside):
-            inode = self._diag.inode(inside, key)  # None: closed already (a short connection)
-        else:
-            inode = _socket_inode(inside, key.transport, key.client, key.client_port)
+        self._refresh()
+        inode = None
+        for pid in self._spaces:
+            if key.transport == "tcp" and self._diag.answers(pid):
+                inode = self._diag.inode(pid, key)  # None: closed already, or not here
+            else:
+                inode = _socket_inode(pid, key.transport, key.client, key.client_port)
+            if inode is not None:
+                break
         if inode is None:
             return None
         target = f"socket:[{inode}]"
-        for pid in pids:
+        for pid in self._tree:
             try:
                 fds = os.listdir(f"{_PROC}/{pid}/fd")
             except OSError:
@@ -129,12 +133,18 @@ class SocketOwners:
     def close(self) -> None:
         self._diag.close()
 
-    def _pids(self) -> list[int]:
+    def _refresh(self) -> None:
+        """The tree and its namespaces, re-read at most every 0.1 s."""
         now = time.monotonic()
-        if now - self._tree_at > 0.1:
-            self._tree = [self.root, *(e.pid for e in descendants(self.root) if e.state != "Z")]
-            self._tree_at = now
-        return self._tree
+        if now - self._tree_at <= 0.1:
+            return
+        self._tree = [self.root, *(e.pid for e in descendants(self.root) if e.state != "Z")]
+        spaces: dict[int, int] = {}
+        for pid in reversed(self._tree):  # the command's processes are the newest
+            with contextlib.suppress(OSError):
+                spaces.setdefault(os.stat(f"{_PROC}/{pid}/ns/net").st_ino, pid)
+        self._spaces = list(spaces.values()) or [self.root]
+        self._tree_at = now
 
 
 _NETLINK_SOCK_DIAG = 4

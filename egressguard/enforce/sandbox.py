@@ -98,7 +98,6 @@ class Sandbox:
         return box
 
     def _build(self, etc_hosts: str) -> None:
-        _must(_ip("netns", "add", self.netns), "create a network namespace")
         etc = _NETNS_ETC / self.netns
         etc.mkdir(parents=True, exist_ok=True)
         (etc / "resolv.conf").write_text(f"nameserver {self.gateway}\noptions edns0\n")
@@ -106,13 +105,14 @@ class Sandbox:
         _must(
             _batch(
                 [
+                    f"netns add {self.netns}",
                     f"link add {self.host_if} type veth"
                     f" peer name {self.inner_if} netns {self.netns}",
                     f"addr add {self.gateway}/30 dev {self.host_if}",
                     f"link set {self.host_if} up",
                 ]
             ),
-            "create the sandbox's veth pair",
+            "create the sandbox's network namespace and veth pair",
         )
         _must(
             _batch(
@@ -181,7 +181,10 @@ def remove_stale() -> None:
     alive = {int(p) for p in os.listdir("/proc") if p.isdigit()}
     for table in firewall.stale_tables(alive):
         firewall.delete_table(table)
-    names = _ip("netns", "list").stdout.split()
+    try:
+        names = os.listdir("/run/netns")  # where `ip netns add` puts them
+    except OSError:
+        names = []
     for name in names:
         owner = name.removeprefix(NETNS_PREFIX)
         if name.startswith(NETNS_PREFIX) and owner.isdigit() and int(owner) not in alive:

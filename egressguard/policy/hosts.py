@@ -5,11 +5,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from egressguard.policy.interface import HostRule, HostVerdict, Verdict
 from egressguard.policy.loader import Policy
-from egressguard.policy.lookalike import LookalikeEngine
 from egressguard.policy.patterns import HostSet, normalise_host
+
+if TYPE_CHECKING:
+    from egressguard.policy.lookalike import LookalikeEngine
 
 
 class KnownBadRule(HostRule):
@@ -156,7 +159,7 @@ class HostPolicy:
                 AllowRule(policy.allow, policy.source),
                 ConfiguredIndexRule(policy.configured),
                 LegitimateRule(policy.legitimate),
-                LookalikeRule(lambda: LookalikeEngine.from_policy(policy)),
+                LookalikeRule(lambda: _build_engine(policy)),
                 UnlistedRule(),
             ]
         )
@@ -183,3 +186,10 @@ class HostPolicy:
             self._cache.clear()
         self._cache[name] = verdict
         return verdict
+
+
+def _build_engine(policy: Policy) -> LookalikeEngine:
+    """The engine and rapidfuzz are imported here: only a run that needs them pays."""
+    from egressguard.policy.lookalike import LookalikeEngine
+
+    return LookalikeEngine.from_policy(policy)

@@ -63,13 +63,15 @@ def test_upload_to_a_raw_ip_is_direct_ip(lab: Lab, tmp_path: Path) -> None:
 
 def test_large_upload_to_the_allowlisted_index(lab: Lab, tmp_path: Path) -> None:
     outcome = guarded(lab, tmp_path, ["egl-index-upload"])
-    assert outcome.returncode == 3
+    assert outcome.returncode == 3, (outcome.stderr[-1000:], outcome.report["findings"])
     finding = outcome.finding("large-upload")
     assert finding["host"] == "files.pythonhosted.org"
     assert finding["evidence"]["limit"] == 5 * 1024 * KiB
-    assert outcome.violations() == {"large-upload"}, "the index itself stays allowed"
+    assert outcome.violations() == {"large-upload"}, outcome.report["findings"]
     received = lab.uploads(host="files.pythonhosted.org", server=INDEX_IP)
-    assert 4 * 1024 * KiB < received <= 5 * 1024 * KiB, "the relay stops at the limit"
+    # The relay stops at the limit; the capture, which sees the bytes before the relay has
+    # forwarded them, may kill the tree earlier still. Either way no more than the limit.
+    assert 0 < received <= 5 * 1024 * KiB, (received, finding)
 
 
 def test_hex_in_dns_query_names_is_dns_exfil(lab: Lab, tmp_path: Path) -> None:
