@@ -52,6 +52,7 @@ class FlowTable:
 
     def __init__(self, attributor: Attributor | None = None, hosts: dict[str, str] | None = None):
         self._flows: dict[FlowKey, _Flow] = {}
+        self._ended: list[_Flow] = []  # earlier connections whose addresses and ports were reused
         self._names: dict[str, str] = dict(hosts or {})
         self._attributor = attributor
 
@@ -84,7 +85,7 @@ class FlowTable:
                 f.last_ts,
                 f.process,
             )
-            for f in self._flows.values()
+            for f in (*self._ended, *self._flows.values())
         ]
 
     # -- DNS ---------------------------------------------------------------------------------
@@ -135,6 +136,9 @@ class FlowTable:
     def _connection(self, packet: Packet) -> list[FlowEvent]:
         events: list[FlowEvent] = []
         flow, outbound = self._find(packet)
+        if flow is not None and outbound and _reopens(flow, packet):
+            self._ended.append(self._flows.pop(flow.key))
+            flow = None
         if flow is None:
             flow, outbound = self._open(packet)
             events.append(FlowOpened(packet.ts, flow.key, flow.host, flow.process))
@@ -200,6 +204,8 @@ class FlowTable:
         if flow.server_isn is None:
             return
         acked = (packet.tcp_ack - flow.server_isn - 1) % (1 << 32)
+        if acked >= 1 << 31:  # behind the server's first byte: not an ack of this connection
+            return
         if flow.server_fin is not None:
             acked = min(acked, flow.server_fin)
         flow.bytes_in = max(flow.bytes_in, acked)
@@ -237,6 +243,17 @@ class FlowTable:
         if name:
             flow.host, flow.named_by = name, via
         return FlowIdentified(packet.ts, flow.key, flow.protocol, flow.host, flow.named_by)
+
+
+def _reopens(flow: _Flow, packet: Packet) -> bool:
+    """A client SYN with a new initial sequence number: the same addresses and ports, a new
+    connection (thousands of short connections to one server reuse ports within a run)."""
+    return (
+        packet.transport == "tcp"
+        and packet.tcp_flags & (TCP_SYN | TCP_ACK) == TCP_SYN
+        and flow.client_isn is not None
+        and packet.tcp_seq != flow.client_isn
+    )
 
 
 def _seq(packet: Packet) -> int:
