@@ -7,7 +7,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from egressguard import __version__
 from egressguard.errors import EgressguardError, UsageError
@@ -22,6 +22,9 @@ from egressguard.report.json_report import JsonReporter
 from egressguard.report.markdown import MarkdownReporter
 from egressguard.report.policy_writer import PolicyWriter
 from egressguard.report.sarif import SarifReporter
+
+if TYPE_CHECKING:
+    from egressguard.enforce.sandbox import SandboxStart
 
 
 class _Parser(argparse.ArgumentParser):
@@ -200,15 +203,28 @@ def _output_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from egressguard.capture.live import LiveSource
-    from egressguard.enforce.procs import SocketOwners
-    from egressguard.pipeline import RunOptions, run
-
     argv = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
     if not argv:
         raise UsageError("no command given", "put it after --: egressguard run -- pip install ...")
     if args.linger < 0:
         raise UsageError("--linger must not be negative", "give a number of seconds")
+    sandbox = None
+    if args.mode == "block" and args.enforce == "gates":
+        from egressguard.enforce.sandbox import SandboxStart
+
+        sandbox = SandboxStart()  # its ip and nft processes run while we import and load policy
+    try:
+        return _run_with(args, argv, sandbox)
+    finally:
+        if sandbox is not None:
+            sandbox.discard()
+
+
+def _run_with(args: argparse.Namespace, argv: list[str], sandbox: SandboxStart | None) -> int:
+    from egressguard.capture.live import LiveSource
+    from egressguard.enforce.procs import SocketOwners
+    from egressguard.pipeline import RunOptions, run
+
     options = RunOptions(
         argv=argv,
         mode=args.mode,
@@ -221,7 +237,7 @@ def _run(args: argparse.Namespace) -> int:
     )
     configured = package_manager_hosts(argv, dict(os.environ), Path.cwd(), _home())
     policy = _policy(args, configured=tuple(configured))
-    return _finish(run(options, policy, LiveSource, SocketOwners), args)
+    return _finish(run(options, policy, LiveSource, SocketOwners, sandbox), args)
 
 
 def _home() -> Path:

@@ -23,7 +23,7 @@ from egressguard.decode.ip import decode_frame
 from egressguard.enforce.dnsgate import DnsGate, GateDecision
 from egressguard.enforce.process import ProcessTree, RunAs, invoking_user
 from egressguard.enforce.procs import describe, is_descendant
-from egressguard.enforce.sandbox import Sandbox
+from egressguard.enforce.sandbox import Sandbox, SandboxStart, host_file_text
 from egressguard.errors import CaptureError, EnforcementError
 from egressguard.exitcodes import ExitStatus
 from egressguard.flows.interface import Attributor, FlowOpened, ProcessInfo
@@ -263,14 +263,12 @@ class _Doors:
         self.sandbox.close()
 
 
-def _open_doors(judge: Judge, monitor: Monitor, hosts_file: dict[str, str]) -> _Doors:
+def _open_doors(
+    judge: Judge, monitor: Monitor, hosts_file: dict[str, str], early: SandboxStart | None
+) -> _Doors:
     from egressguard.enforce.relay import Relay  # asyncio: only block mode's gates need it
 
-    sandbox = Sandbox.create(
-        Path("/etc/hosts").read_text(encoding="utf-8", errors="replace")
-        if Path("/etc/hosts").exists()
-        else "127.0.0.1 localhost\n"
-    )
+    sandbox = early.take() if early is not None else Sandbox.create(host_file_text())
     try:
         keeper = _Gatekeeper(judge, monitor, hosts_file)
         upstreams = sorted(system_resolvers().addresses)
@@ -290,8 +288,11 @@ def run(
     policy: Policy,
     open_source: Callable[[str | None], PacketSource],
     attributor_for: Callable[[int], Attributor] | None = None,
+    sandbox: SandboxStart | None = None,
 ) -> Report:
     """Run the command under watch; in block mode, kill its tree at the first violation.
+
+    `sandbox`: block mode's sandbox, already being built (see cli); else built here.
 
     Block mode with gates runs the command in a network sandbox whose only ways out are a DNS
     gate and a TCP relay, so what policy refuses never leaves the machine.
@@ -333,7 +334,7 @@ def run(
     source: PacketSource | None = None
     try:
         if gated:
-            doors = _open_doors(judge, monitor, hosts_file)
+            doors = _open_doors(judge, monitor, hosts_file, sandbox)
             judge.resolvers = ResolverSet({doors.sandbox.gateway})
         # The capture opens before the command starts: no permission, no run (exit 2).
         source = open_source(doors.sandbox.host_if if doors else None)

@@ -17,6 +17,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -161,6 +162,46 @@ class Sandbox:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self._watchdog.wait(timeout=5)
             self._watchdog = None
+
+
+class SandboxStart:
+    """Builds the sandbox in a thread, so its `ip` processes run while the caller imports and
+    loads policy; `take()` hands it over (or raises what went wrong), and `discard()` removes
+    it if nobody took it (a policy error after the start, for instance)."""
+
+    def __init__(self) -> None:
+        self._box: Sandbox | None = None
+        self._error: BaseException | None = None
+        self._taken = False
+        self._thread = threading.Thread(target=self._build, daemon=True)
+        self._thread.start()
+
+    def _build(self) -> None:
+        try:
+            self._box = Sandbox.create(host_file_text())
+        except BaseException as e:  # handed to the thread that takes the sandbox
+            self._error = e
+
+    def take(self) -> Sandbox:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._box is not None
+        self._taken = True
+        return self._box
+
+    def discard(self) -> None:
+        self._thread.join()
+        if self._box is not None and not self._taken:
+            self._box.close()
+
+
+def host_file_text() -> str:
+    """The /etc/hosts the sandbox gets: the machine's own."""
+    try:
+        return Path("/etc/hosts").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return "127.0.0.1 localhost\n"
 
 
 def teardown(netns: str, table: str) -> None:
