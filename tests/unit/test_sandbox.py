@@ -105,3 +105,30 @@ def test_sigkill_leaves_no_namespace_table_or_process(netns: str, tmp_path: Path
         if proc.poll() is None:
             proc.kill()
             proc.wait(timeout=10)
+
+
+def test_a_policy_error_after_the_sandbox_started_leaves_nothing(
+    netns: str, tmp_path: Path
+) -> None:
+    """The sandbox is built while the policy loads: a malformed policy must still end the
+    run before the command, and take the half-used sandbox with it."""
+    marker = tmp_path / "ran"
+    policy = tmp_path / "bad.yml"
+    policy.write_text("allow: [pypi.org\n")
+    egressguard = [sys.executable, "-m", "egressguard", "run", "--policy", str(policy)]
+    proc = subprocess.run(
+        ["ip", "netns", "exec", netns, *egressguard, "--", "touch", str(marker)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2 and "bad.yml" in proc.stderr, proc.stderr
+    assert proc.stderr.count("\n") == 1
+    assert not marker.exists(), "the command must not run"
+    namespaces = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    tables = subprocess.run(
+        ["ip", "netns", "exec", netns, "nft", "list", "tables"], capture_output=True, text=True
+    ).stdout
+    links = subprocess.run(["ip", "-n", netns, "-o", "link"], capture_output=True, text=True)
+    assert "egl-" not in namespaces and "egressguard_" not in tables
+    assert " egl" not in links.stdout, links.stdout
