@@ -100,51 +100,68 @@ class SocketOwners:
     def __init__(self, root: int) -> None:
         self.root = root
         self._tree: list[int] = []
-        self._spaces: list[int] = []  # one pid per network namespace, newest process first
+        self._spaces: list[tuple[int, int]] = []  # (namespace inode, a pid in it), newest first
         self._tree_at = 0.0
+        self._last: int | None = None  # the process that owned the last connection found
         self._diag = SockDiag()
 
     def __call__(self, key: FlowKey) -> ProcessInfo | None:
-        self._refresh()
-        inode = None
-        for pid in self._spaces:
-            if key.transport == "tcp" and self._diag.answers(pid):
-                inode = self._diag.inode(pid, key)  # None: closed already, or not here
-            else:
-                inode = _socket_inode(pid, key.transport, key.client, key.client_port)
-            if inode is not None:
-                break
+        inode = self._inode(key)
+        if inode is None and self._refresh():  # a namespace not seen before, perhaps
+            inode = self._inode(key)
         if inode is None:
             return None
         target = f"socket:[{inode}]"
-        for pid in self._tree:
-            try:
-                fds = os.listdir(f"{_PROC}/{pid}/fd")
-            except OSError:
-                continue
-            for fd in fds:
-                try:
-                    if os.readlink(f"{_PROC}/{pid}/fd/{fd}") == target:
-                        return describe(pid)
-                except OSError:
-                    continue
+        # Most connections come from the process that made the last one (pip, npm): ask it
+        # first, and read the tree only when it does not hold the socket.
+        if self._last is not None and _holds(self._last, target):
+            return describe(self._last)
+        self._refresh()
+        for pid in reversed(self._tree):  # the newest processes first; egressguard itself last
+            if pid != self._last and _holds(pid, target):
+                self._last = pid
+                return describe(pid)
+        return None
+
+    def _inode(self, key: FlowKey) -> int | None:
+        for namespace, pid in self._spaces:
+            if key.transport == "tcp" and self._diag.answers(pid, namespace):
+                inode = self._diag.inode(pid, key, namespace)  # None: closed, or not here
+            else:
+                inode = _socket_inode(pid, key.transport, key.client, key.client_port)
+            if inode is not None:
+                return inode
         return None
 
     def close(self) -> None:
         self._diag.close()
 
-    def _refresh(self) -> None:
-        """The tree and its namespaces, re-read at most every 0.1 s."""
+    def _refresh(self) -> bool:
+        """The tree and its namespaces, re-read at most every 0.1 s (True when re-read)."""
         now = time.monotonic()
         if now - self._tree_at <= 0.1:
-            return
+            return False
         self._tree = [self.root, *(e.pid for e in descendants(self.root) if e.state != "Z")]
         spaces: dict[int, int] = {}
         for pid in reversed(self._tree):  # the command's processes are the newest
             with contextlib.suppress(OSError):
                 spaces.setdefault(os.stat(f"{_PROC}/{pid}/ns/net").st_ino, pid)
-        self._spaces = list(spaces.values()) or [self.root]
+        self._spaces = list(spaces.items())
         self._tree_at = now
+        return True
+
+
+def _holds(pid: int, target: str) -> bool:
+    """Whether pid has `target` (socket:[INODE]) among its open files."""
+    try:
+        fds = os.listdir(f"{_PROC}/{pid}/fd")
+    except OSError:
+        return False
+    for fd in fds:
+        with contextlib.suppress(OSError):
+            if os.readlink(f"{_PROC}/{pid}/fd/{fd}") == target:
+                return True
+    return False
 
 
 _NETLINK_SOCK_DIAG = 4
@@ -166,10 +183,11 @@ class SockDiag:
         self._sockets: dict[int, socket.socket | None] = {}  # namespace inode -> socket
         self._sequence = 0
 
-    def inode(self, pid: int, key: FlowKey) -> int | None:
+    def inode(self, pid: int, key: FlowKey, namespace: int | None = None) -> int | None:
         """The inode of the client socket of `key` in pid's namespace (None: no such socket, or
-        only its TIME_WAIT remains; `answers()` says whether the question could be asked)."""
-        sock = self._socket_for(pid)
+        only its TIME_WAIT remains; `answers()` says whether the question could be asked).
+        `namespace`: the namespace's inode, when the caller knows it already."""
+        sock = self._socket_for(pid, namespace)
         if sock is None:
             return None
         six = ":" in key.client
@@ -196,15 +214,16 @@ class SockDiag:
         inode: int = struct.unpack_from("=I", reply, _INODE_AT)[0]
         return inode or None  # a TIME_WAIT socket has no inode
 
-    def answers(self, pid: int) -> bool:
+    def answers(self, pid: int, namespace: int | None = None) -> bool:
         """Whether sock_diag can be asked in pid's namespace (root, or our own namespace)."""
-        return self._socket_for(pid) is not None
+        return self._socket_for(pid, namespace) is not None
 
-    def _socket_for(self, pid: int) -> socket.socket | None:
-        try:
-            namespace = os.stat(f"{_PROC}/{pid}/ns/net").st_ino
-        except OSError:
-            return None
+    def _socket_for(self, pid: int, namespace: int | None) -> socket.socket | None:
+        if namespace is None:
+            try:
+                namespace = os.stat(f"{_PROC}/{pid}/ns/net").st_ino
+            except OSError:
+                return None
         if namespace not in self._sockets:
             self._sockets[namespace] = _netlink_in(f"{_PROC}/{pid}/ns/net")
         return self._sockets[namespace]
