@@ -44,6 +44,9 @@ from egressguard.report.interface import Report, group_destinations
 if TYPE_CHECKING:
     from egressguard.enforce.relay import Admission, Relay
 
+CATCH_UP_S = 60.0  # packets queued in the kernel when the command ends are read within this
+WARM_UP_AFTER_S = 0.03  # a command over by then needs neither dnspython nor the engine
+
 
 class Monitor:
     """Feeds frames through decode, the flow table and the judge; calls back on violations."""
@@ -434,12 +437,6 @@ def _supervise(
     return status
 
 
-CATCH_UP_S = 60.0  # packets queued in the kernel when the command ends are read within this
-
-
-WARM_UP_AFTER_S = 0.03
-
-
 def _warm_up(judge: Judge, gated: bool, ended: threading.Event) -> None:
     """What the first DNS packet and the first unknown name will need, loaded while the command
     starts rather than before it: dnspython and the lookalike engine. A command that is over
@@ -588,7 +585,8 @@ def _watch(monitor: Monitor, source: PacketSource, abort: _Abort) -> None:
     try:
         monitor.consume(source)
     except (CaptureError, OSError) as e:
-        abort.error = e
+        if abort.error is None:  # a capture closed under it after the catch-up wait: said
+            abort.error = e
 
 
 def _wait(tree: ProcessTree, watcher: threading.Thread, block: bool) -> int:

@@ -34,6 +34,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def _host(self) -> str:
         return (self.headers.get("Host") or "").split(":")[0].lower()
 
+    def _log(self, **fields: object) -> None:
+        """One line per request: what the server got (bytes) or sent, to whom."""
+        record(
+            {
+                "method": self.command,
+                "host": self._host(),
+                "path": self.path,
+                "server": self.connection.getsockname()[0],
+                **fields,
+            }
+        )
+
     def do_GET(self) -> None:
         if self.path.startswith("/stream/"):
             self._stream(int(self.path.removeprefix("/stream/")))
@@ -54,15 +66,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         )
         self.end_headers()
         self.wfile.write(body)
-        record(
-            {
-                "method": "GET",
-                "host": self._host(),
-                "path": self.path,
-                "server": self.connection.getsockname()[0],
-                "bytes": 0,
-            }
-        )
+        self._log(bytes=0)
 
     def _stream(self, size: int) -> None:
         self.send_response(200)
@@ -75,16 +79,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             part = chunk[: min(len(chunk), size - sent)]
             self.wfile.write(part)
             sent += len(part)
-        record(
-            {
-                "method": "GET",
-                "host": self._host(),
-                "path": self.path,
-                "server": self.connection.getsockname()[0],
-                "bytes": 0,
-                "sent": sent,
-            }
-        )
+        self._log(bytes=0, sent=sent)
 
     def _upload(self) -> None:
         expected = int(self.headers.get("Content-Length") or 0)
@@ -96,16 +91,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     break
                 received += len(chunk)
         finally:
-            record(
-                {
-                    "method": self.command,
-                    "host": self._host(),
-                    "path": self.path,
-                    "server": self.connection.getsockname()[0],
-                    "bytes": received,
-                    "expected": expected,
-                }
-            )
+            self._log(bytes=received, expected=expected)
         self.send_response(200)
         self.send_header("Content-Length", "0")
         self.end_headers()
