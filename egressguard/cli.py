@@ -87,7 +87,8 @@ def _parser() -> argparse.ArgumentParser:
         "--save-capture",
         type=Path,
         metavar="FILE",
-        help="also record the traffic as a pcap file (replay with `analyze`)",
+        help="also record the packets egressguard judged as a pcap file (replay with "
+        "`analyze`; download data and bare ACKs are left out by the kernel filter)",
     )
     run.add_argument(
         "--linger",
