@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
@@ -19,9 +20,6 @@ from egressguard.report.annotations import AnnotationReporter
 from egressguard.report.console import ConsoleReporter
 from egressguard.report.interface import Report, Reporter
 from egressguard.report.json_report import JsonReporter
-from egressguard.report.markdown import MarkdownReporter
-from egressguard.report.policy_writer import PolicyWriter
-from egressguard.report.sarif import SarifReporter
 
 if TYPE_CHECKING:
     from egressguard.enforce.sandbox import SandboxStart
@@ -170,23 +168,42 @@ def _finish(report: Report, args: argparse.Namespace) -> int:
     summary = args.summary or (
         Path(os.environ["GITHUB_STEP_SUMMARY"]) if os.environ.get("GITHUB_STEP_SUMMARY") else None
     )
-    outputs: list[tuple[Path | None, Reporter, str]] = [
-        (args.report, JsonReporter(), "w"),
-        (args.sarif, SarifReporter(str(args.policy or ".egressguard.yml")), "w"),
-        (summary, MarkdownReporter(), "a"),
-        (getattr(args, "write_policy", None), PolicyWriter(), "w"),
+    outputs: list[tuple[Path | None, Callable[[], Reporter], str]] = [
+        (args.report, JsonReporter, "w"),
+        (args.sarif, lambda: _sarif(str(args.policy or ".egressguard.yml")), "w"),
+        (summary, _markdown, "a"),
+        (getattr(args, "write_policy", None), _policy_writer, "w"),
     ]
     for path, reporter, how in outputs:
         if path is None:
             continue
         try:
             with path.open(how, encoding="utf-8") as handle:
-                handle.write(reporter.render(report))
+                handle.write(reporter().render(report))
         except OSError as e:
             raise EgressguardError(
                 f"cannot write {path}: {e.strerror}", "choose a writable path"
             ) from e
     return report.exit_code
+
+
+# Reporters a run may not ask for are imported when asked for (SARIF pulls in hashlib).
+def _sarif(policy: str) -> Reporter:
+    from egressguard.report.sarif import SarifReporter
+
+    return SarifReporter(policy)
+
+
+def _markdown() -> Reporter:
+    from egressguard.report.markdown import MarkdownReporter
+
+    return MarkdownReporter()
+
+
+def _policy_writer() -> Reporter:
+    from egressguard.report.policy_writer import PolicyWriter
+
+    return PolicyWriter()
 
 
 def _output_flags(parser: argparse.ArgumentParser) -> None:
