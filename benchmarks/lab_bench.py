@@ -1,17 +1,17 @@
 """Measures egressguard in the namespaced lab and prints the figures, side by side.
 
 Run as root from the repository: uv run --frozen --no-editable python -m benchmarks.lab_bench
-Options: --reps N (alternating repetitions, default 5), --download-mb N (default 1024),
+Options: --reps N (rotating repetitions, default 5), --download-mb N (default 1024),
 --connections N (default 10000).
 
-Figures: wall time of a benign pip install of a dozen real wheels without egressguard, in audit
-mode and in block mode with gates (medians, ratios), what `egressguard run -- true` adds over `true`, packets seen and dropped; a
-download of --download-mb over TLS with a small exfiltration running during it (rate, frames
-on the link, packets that reached egressguard, kernel drops, whether the exfiltration was
-caught); egressguard's peak resident memory over that download and over a run with
---connections connections; `check` names per second; and for each attack the exit status,
-the time from the violating packet to the SIGKILL and to the tree being gone, and the bytes
-the attacker's server received.
+Figures: wall time of a benign pip install of a dozen real wheels without egressguard, in
+audit mode and in block mode with gates (medians, ratios); what `egressguard run -- true`
+adds over `true`; packets seen and dropped; a download of --download-mb over TLS with a small
+exfiltration running during it (rate, frames on the link, packets that reached egressguard,
+kernel drops, whether the exfiltration was caught); egressguard's peak resident memory over
+that download and over a run with --connections connections; `check` names per second; and
+for each attack the exit status, the time from the violating packet to the SIGKILL and to
+the tree being gone, and the bytes the attacker's server received.
 """
 
 from __future__ import annotations
