@@ -21,7 +21,6 @@ from egressguard.errors import CaptureError
 _ETH_P_ALL = 0x0003
 _SOL_PACKET = 263
 _PACKET_STATISTICS = 6
-_PACKET_OUTGOING = 4
 _ARPHRD_ETHER = 1
 _ARPHRD_LOOPBACK = 772
 _RECV_BUFFER = 64 * 1024 * 1024
@@ -96,9 +95,7 @@ class LiveSource(PacketSource):
                     if e.errno == errno.EINTR:
                         continue
                     raise CaptureError(f"capture failed: {e.strerror}", "re-run the command") from e
-                hatype, pkttype = address[3], address[2]
-                if hatype == _ARPHRD_LOOPBACK and pkttype == _PACKET_OUTGOING:
-                    continue  # loopback shows each packet twice; keep the receiving copy
+                hatype = address[3]  # loopback's second copy of each frame: the filter drops it
                 self._packets += 1
                 ethernet = hatype in (_ARPHRD_ETHER, _ARPHRD_LOOPBACK)
                 linktype = LinkType.ETHERNET if ethernet else LinkType.RAW

@@ -16,12 +16,16 @@ if TYPE_CHECKING:
 
 _KEPT_TYPES = {1: "A", 28: "AAAA", 5: "CNAME"}  # dns.rdatatype A, AAAA, CNAME
 _IMPORTING = threading.Lock()
+_LOADED: set[bool] = set()  # which of load(False) / load(True) has completed
 
 
 def load(query: bool = False) -> None:
     """Import dnspython (and its query module), one thread at a time: the warm-up thread, the
     capture thread and the DNS gate may all ask at once, and threads importing parts of a
-    package with import cycles can otherwise meet each other's half-built modules."""
+    package with import cycles can otherwise meet each other's half-built modules. Once done,
+    a call is one set lookup: every DNS packet makes it."""
+    if query in _LOADED:
+        return
     with _IMPORTING:
         import dns.exception
         import dns.flags
@@ -32,6 +36,7 @@ def load(query: bool = False) -> None:
 
         if query:
             import dns.query  # noqa: F401
+        _LOADED.add(query)
 
 
 def parse_dns(payload: bytes) -> DnsMessage | None:

@@ -99,7 +99,7 @@ class LookalikeRule(HostRule):
     def prepare(self) -> None:
         """Start building in the background (once)."""
         with self._started:
-            if not self._builder.is_alive() and self._builder.ident is None:
+            if self._builder.ident is None:  # not started yet
                 self._builder.start()
 
     def _build(self, build: Callable[[], LookalikeEngine]) -> None:

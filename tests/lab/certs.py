@@ -20,14 +20,11 @@ def make_certs(folder: Path, names: list[str], addresses: list[str]) -> tuple[Pa
     def openssl(*args: str) -> None:
         subprocess.run(["openssl", *args], check=True, capture_output=True, timeout=60)
 
+    new_p256_key = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes")
     openssl(
         "req",
         "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
+        *new_p256_key,
         "-keyout",
         str(ca_key),
         "-out",
@@ -43,11 +40,7 @@ def make_certs(folder: Path, names: list[str], addresses: list[str]) -> tuple[Pa
     )
     openssl(
         "req",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
+        *new_p256_key,
         "-keyout",
         str(key),
         "-out",

@@ -11,6 +11,8 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.lab.conftest import BENIGN, benign_requirements, guarded, lab_env
 from tests.lab.netlab import INDEX_IP, LOOKALIKE_IP, METADATA_IP, RAW_IP, UNKNOWN_IP, Lab
 
@@ -203,9 +205,15 @@ def test_a_key_in_cleartext_is_reported_in_audit_mode(lab: Lab, tmp_path: Path) 
     assert lab.uploads(server=UNKNOWN_IP) > 0, "audit mode let it through, as it says"
 
 
-def test_a_fork_storm_is_stopped(lab: Lab, tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    home.mkdir()
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    """A home of the test's own: the payloads write into it and egressguard watches it."""
+    folder = tmp_path / "home"
+    folder.mkdir()
+    return folder
+
+
+def test_a_fork_storm_is_stopped(lab: Lab, tmp_path: Path, home: Path) -> None:
     outcome = guarded(lab, tmp_path, ["egl-storm"], env={"HOME": str(home)})
     assert outcome.returncode == 3
     storm = outcome.finding("process-storm")
@@ -215,9 +223,9 @@ def test_a_fork_storm_is_stopped(lab: Lab, tmp_path: Path) -> None:
     assert storm["evidence"]["alive"] < 800, "stopped before the storm ran its course"
 
 
-def test_a_systemd_user_unit_written_by_setup_py_is_persistence(lab: Lab, tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    home.mkdir()
+def test_a_systemd_user_unit_written_by_setup_py_is_persistence(
+    lab: Lab, tmp_path: Path, home: Path
+) -> None:
     outcome = guarded(lab, tmp_path, ["egl-persistence"], env={"HOME": str(home)})
     assert outcome.returncode == 3
     finding = outcome.finding("persistence")
@@ -226,9 +234,10 @@ def test_a_systemd_user_unit_written_by_setup_py_is_persistence(lab: Lab, tmp_pa
     ]
 
 
-def test_reading_cloud_credentials_is_reported_with_the_process(lab: Lab, tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    (home / ".aws").mkdir(parents=True)
+def test_reading_cloud_credentials_is_reported_with_the_process(
+    lab: Lab, tmp_path: Path, home: Path
+) -> None:
+    (home / ".aws").mkdir()
     (home / ".aws" / "credentials").write_text("[default]\naws_access_key_id = AKIACANARY\n")
     outcome = guarded(lab, tmp_path, ["egl-credential-read"], env={"HOME": str(home)})
     assert outcome.returncode == 3

@@ -132,3 +132,29 @@ def test_a_policy_error_after_the_sandbox_started_leaves_nothing(
     links = subprocess.run(["ip", "-n", netns, "-o", "link"], capture_output=True, text=True)
     assert "egl-" not in namespaces and "egressguard_" not in tables
     assert " egl" not in links.stdout, links.stdout
+
+
+def test_discard_removes_a_sandbox_nobody_took(netns: str) -> None:
+    """Checked from inside the process that built it: while that process lives its watchdog
+    cannot act, so only `discard()` can have removed namespace, link and table."""
+    code = (
+        "import os, subprocess, sys\n"
+        "from egressguard.enforce.sandbox import SandboxStart\n"
+        "start = SandboxStart()\n"
+        "start.discard()\n"
+        "print(os.listdir('/run/netns'))\n"
+        "print(subprocess.run(['nft', 'list', 'tables'], capture_output=True, text=True).stdout)\n"
+        "print(subprocess.run(['ip', '-o', 'link'], capture_output=True, text=True).stdout)\n"
+        "print('pid', os.getpid())\n"
+    )
+    proc = subprocess.run(
+        ["ip", "netns", "exec", netns, sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    seen, pid = proc.stdout.rsplit("pid ", 1)
+    pid = pid.strip()
+    for left in (f"egl-{pid}", f"egressguard_{pid}", f"egl{pid}h"):
+        assert left not in seen, f"{left} left behind"
